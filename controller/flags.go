@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/tonewall/tonewall/controller/daemon"
+	"github.com/tonewall/tonewall/controller/esl"
+)
+
+// config is what the command line yields.
+type config struct {
+	opts      daemon.Options
+	logLevel  slog.Level
+	logFormat string
+}
+
+// envPrefix is the prefix of the environment variable for every flag.
+const envPrefix = "TONEWALL_"
+
+// parseFlags reads flags, then fills every flag not given on the command
+// line from its TONEWALL_* environment variable. It returns nil, nil after
+// printing help.
+func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer) (*config, error) {
+	c := &config{}
+	o := &c.opts
+	fs := pflag.NewFlagSet("tonewall", pflag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.SortFlags = false
+	fs.StringVar(&o.ESLAddr, "esl-addr", daemon.DefaultESLAddr, "address FreeSWITCH's socket application connects to (outbound Event Socket); port 0 picks a free port")
+	fs.StringVar(&o.APIAddr, "api-addr", daemon.DefaultAPIAddr, "address of the HTTP API (JSON under /v1)")
+	fs.DurationVar(&o.CommandTimeout, "command-timeout", esl.DefaultCommandTimeout, "deadline for each FreeSWITCH command's reply")
+	fs.DurationVar(&o.ReorderWindow, "event-reorder-window", esl.DefaultReorderWindow, "how long events are held to put them back in Event-Sequence order")
+	fs.IntVar(&o.Linger, "linger", 5, "seconds FreeSWITCH keeps a call's socket open after hang-up so the last events arrive; also bounds how long a dropped socket goes unnoticed")
+	fs.StringVar(&o.PromptDir, "prompt-dir", daemon.DefaultPromptDir, "directory of the prompt files as FreeSWITCH sees it (<dir>/<language>/tonewall-*.wav)")
+	fs.StringVar(&o.Language, "language", daemon.DefaultLanguage, "prompt language when the call has no tonewall_language variable")
+	fs.StringVar(&o.Tone, "agent-tone", "", "what the agent hears while the customer keys (a FreeSWITCH tone_stream or file); default a 440 Hz tone, 300 ms on, 700 ms off")
+	fs.BoolVar(&o.MaskRecording, "mask-recording", false, "also mask FreeSWITCH's recording of the customer leg during capture (needs tonewall_record_path; blanks the agent's voice in that recording too)")
+	fs.StringSliceVar(&o.Fields, "fields", []string{"pan", "expiry", "cvv"}, "card fields to collect, in order: pan, expiry, cvv, postcode")
+	fs.StringSliceVar(&o.AcceptedBrands, "accepted-brands", nil, "card brands accepted (visa, mastercard, amex, discover, jcb, diners, maestro, unionpay); empty accepts all")
+	fs.DurationVar(&o.InterDigit, "inter-digit-timeout", 0, "longest pause between two key presses in a field (default 5s)")
+	fs.DurationVar(&o.FieldTimeout, "field-timeout", 0, "longest time to key one field (default 30s)")
+	fs.IntVar(&o.MaxAttempts, "max-attempts", 0, "attempts per field before the capture fails (default 3)")
+	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", daemon.DefaultShutdownTimeout, "how long shutdown waits for live calls and payments")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	help := fs.BoolP("help", "h", false, "show this help")
+	fs.Usage = func() {
+		fmt.Fprintf(out, "tonewall: protected card capture on FreeSWITCH calls\n\nUsage: tonewall [flags]\n\n"+
+			"Every flag may also be set with an environment variable: %s and the flag name in upper case,\n"+
+			"dashes as underscores (--esl-addr is %sESL_ADDR). A flag on the command line wins.\n"+
+			"Secrets are never taken from flags.\n\nFlags:\n", envPrefix, envPrefix)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if *help {
+		fs.Usage()
+		return nil, nil
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var envErr error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || envErr != nil {
+			return
+		}
+		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := lookup(name); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return nil, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat)
+	}
+	return c, nil
+}
