@@ -18,6 +18,19 @@ type config struct {
 	opts      daemon.Options
 	logLevel  slog.Level
 	logFormat string
+
+	dev            bool
+	devSecrets     string
+	pluginSpecs    []string
+	pluginSums     []string
+	pluginSettings []string
+
+	vaultAddr         string
+	vaultMount        string
+	vaultPrefix       string
+	vaultTokenFile    string
+	vaultRoleIDFile   string
+	vaultSecretIDFile string
 }
 
 // envPrefix is the prefix of the environment variable for every flag.
@@ -47,6 +60,18 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	fs.DurationVar(&o.FieldTimeout, "field-timeout", 0, "longest time to key one field (default 30s)")
 	fs.IntVar(&o.MaxAttempts, "max-attempts", 0, "attempts per field before the capture fails (default 3)")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", daemon.DefaultShutdownTimeout, "how long shutdown waits for live calls and payments")
+	fs.StringArrayVar(&c.pluginSpecs, "plugin", nil, "payment provider plugin as NAME=PATH (repeatable); none runs the embedded example provider")
+	fs.StringArrayVar(&c.pluginSums, "plugin-sha256", nil, "SHA-256 of a plugin executable as NAME=HEX (required for every --plugin outside --dev)")
+	fs.StringArrayVar(&c.pluginSettings, "plugin-setting", nil, "non-secret plugin setting as NAME.KEY=VALUE, e.g. stripe.api_base=https://api.stripe.com (repeatable)")
+	fs.StringVar(&o.DefaultProvider, "default-provider", "", "provider used when a capture request names none (default: the first --plugin)")
+	fs.StringVar(&c.vaultAddr, "vault-addr", "", "HashiCorp Vault address; provider credentials are read from KV v2 at <vault-prefix>/providers/<name>")
+	fs.StringVar(&c.vaultMount, "vault-mount", "secret", "mount path of Vault's KV v2 engine")
+	fs.StringVar(&c.vaultPrefix, "vault-prefix", "tonewall", "path prefix of Tonewall's secrets in the KV engine")
+	fs.StringVar(&c.vaultTokenFile, "vault-token-file", "", "file holding a Vault token (default: the VAULT_TOKEN environment variable)")
+	fs.StringVar(&c.vaultRoleIDFile, "vault-role-id-file", "", "file holding an AppRole role id (selects AppRole login)")
+	fs.StringVar(&c.vaultSecretIDFile, "vault-secret-id-file", "", "file holding an AppRole secret id")
+	fs.BoolVar(&c.dev, "dev", false, "DEVELOPMENT ONLY: allow --dev-secrets and plugins without a pinned checksum")
+	fs.StringVar(&c.devSecrets, "dev-secrets", "", "DEVELOPMENT ONLY (needs --dev): a local JSON file of secrets instead of Vault")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	help := fs.BoolP("help", "h", false, "show this help")
@@ -91,5 +116,16 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat)
 	}
+	if c.devSecrets != "" && !c.dev {
+		return nil, errors.New("--dev-secrets is for development only and needs --dev")
+	}
+	if c.devSecrets != "" && c.vaultAddr != "" {
+		return nil, errors.New("--dev-secrets and --vault-addr exclude each other")
+	}
+	plugins, err := c.plugins()
+	if err != nil {
+		return nil, err
+	}
+	o.Plugins = plugins
 	return c, nil
 }

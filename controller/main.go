@@ -16,9 +16,17 @@ import (
 	"syscall"
 
 	"github.com/tonewall/tonewall/controller/daemon"
+	"github.com/tonewall/tonewall/pluginsdk"
+	"github.com/tonewall/tonewall/pluginsdk/example"
 )
 
 func main() {
+	// "tonewall plugin example": this executable serving the embedded
+	// example payment provider, launched by the controller itself.
+	if len(os.Args) == 3 && os.Args[1] == "plugin" && os.Args[2] == "example" {
+		example.Serve()
+		return
+	}
 	if err := run(os.Args[1:], os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "tonewall:", err)
 		os.Exit(1)
@@ -35,6 +43,12 @@ func run(args []string, stderr *os.File) error {
 	}
 	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 	cfg.opts.Logger = log
+	defer pluginsdk.CleanupClients()
+	src, err := cfg.secretSource(context.Background(), log)
+	if err != nil {
+		return err
+	}
+	cfg.opts.Secrets = src
 	d, err := daemon.New(cfg.opts)
 	if err != nil {
 		return err

@@ -62,6 +62,9 @@ type Options struct {
 	DefaultOperation string
 	// Sink receives completed cards. Required.
 	Sink Sink
+	// Providers checks a request's provider before a capture starts; nil
+	// accepts any provider name.
+	Providers Providers
 	// Observer receives progress events; may be nil.
 	Observer Observer
 	// Now is the clock; time.Now if nil.
@@ -224,6 +227,28 @@ func (m *Manager) StartCapture(ctx context.Context, callID string, req CaptureRe
 	return c.do(ctx, func(c *Call) (CaptureView, error) { return c.startCapture(req) })
 }
 
+// ResolvePayment records the final outcome of a payment whose result was
+// unknown when it was submitted (the provider's plugin died mid-call and
+// the outcome was resolved later by a status query).
+func (m *Manager) ResolvePayment(captureID string, res PaymentResult) {
+	m.mu.Lock()
+	r, ok := m.captures[captureID]
+	m.mu.Unlock()
+	if !ok {
+		m.log.Warn("resolved payment for an unknown capture", "capture", captureID, "outcome", res.Outcome)
+		return
+	}
+	r.set(m.opts.Now(), func(r *record) {
+		r.payment = &res
+		r.outcome = res.Outcome
+		r.reason = res.Reason
+	})
+	v := r.view()
+	m.log.Info("payment resolved", "capture", captureID, "outcome", res.Outcome)
+	m.publish(Event{Type: EventPaymentResult, CallID: v.CallID, CaptureID: captureID, Outcome: res.Outcome,
+		Reason: res.Reason, Brand: v.Brand, Last4: v.Last4, Payment: &res})
+}
+
 // Capture returns a capture's digit-free state.
 func (m *Manager) Capture(id string) (CaptureView, error) {
 	m.mu.Lock()
@@ -307,6 +332,11 @@ func (m *Manager) validate(req *CaptureRequest) error {
 	}
 	if req.Operation == "" {
 		req.Operation = m.opts.DefaultOperation
+	}
+	if m.opts.Providers != nil {
+		if err := m.opts.Providers.Usable(req.Provider); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrProviderUnavailable, req.Provider, err)
+		}
 	}
 	switch req.Operation {
 	case "sale", "authorize", "tokenize":

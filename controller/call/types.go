@@ -23,6 +23,10 @@ var (
 	ErrCaptureFinished = errors.New("capture has already finished")
 	ErrCallEnded       = errors.New("call has ended")
 	ErrInvalidRequest  = errors.New("invalid request")
+	// ErrProviderUnavailable means the payment provider named in a capture
+	// request is unknown or has no usable credentials: the capture is
+	// refused before the customer is asked for anything.
+	ErrProviderUnavailable = errors.New("payment provider unavailable")
 	// ErrMaskingFailed means the switch refused a masking step: the capture
 	// was aborted before the customer was prompted, and whatever masking
 	// was applied stays on (fail closed).
@@ -58,6 +62,13 @@ type PaymentResult struct {
 // Sink takes a completed card and turns it into a payment.
 type Sink interface {
 	Submit(ctx context.Context, p Payment) (PaymentResult, error)
+}
+
+// Providers says whether a payment provider can take a payment now.
+type Providers interface {
+	// Usable returns nil if the provider can take a payment, or an error
+	// saying why not (unknown provider, no credentials, plugin down).
+	Usable(name string) error
 }
 
 // Observer receives every progress event. Observe must not block.

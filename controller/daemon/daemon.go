@@ -17,6 +17,9 @@ import (
 	"github.com/tonewall/tonewall/controller/card"
 	"github.com/tonewall/tonewall/controller/esl"
 	"github.com/tonewall/tonewall/controller/media"
+	"github.com/tonewall/tonewall/controller/payments"
+	"github.com/tonewall/tonewall/controller/secrets"
+	"github.com/tonewall/tonewall/pluginsdk"
 )
 
 // Defaults for Options.
@@ -47,7 +50,18 @@ type Options struct {
 	MaxAttempts     int
 	ShutdownTimeout time.Duration
 
-	// Sink receives completed cards; a RecordingSink if nil.
+	// Plugins are the payment provider plugins. None means the embedded
+	// example provider (this executable run as "tonewall plugin example").
+	Plugins []Plugin
+	// Secrets holds provider credentials (Vault, or a dev file); nil if
+	// no plugin needs any.
+	Secrets secrets.Source
+	// DefaultProvider is used when a capture request names none; the first
+	// plugin if empty.
+	DefaultProvider string
+
+	// Sink, when set, receives completed cards instead of the payment
+	// plugins (tests, embedding).
 	Sink call.Sink
 	// Observer receives progress events; may be nil.
 	Observer call.Observer
@@ -73,9 +87,6 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Sink == nil {
-		o.Sink = &call.RecordingSink{}
 	}
 }
 
@@ -109,7 +120,12 @@ type Daemon struct {
 	esl     *esl.Server
 	calls   *call.Manager
 	api     *api.Server
+	host    *payments.Host // nil when Options.Sink is set
+	prov    *providers
 	started time.Time
+
+	baseCtx context.Context
+	cancel  context.CancelFunc
 
 	stopOnce sync.Once
 	stopErr  error
@@ -125,30 +141,34 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Linger < 0 {
 		return nil, errors.New("daemon: linger must not be negative")
 	}
+	d := &Daemon{opts: opts, log: opts.Logger}
+	d.baseCtx, d.cancel = context.WithCancel(context.Background())
+	sink, check, err := d.newPayments()
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
 	mgr, err := call.NewManager(call.Options{
-		Logger:        opts.Logger.With("component", "call"),
-		Capture:       cfg,
-		Prompts:       media.Prompts{Dir: opts.PromptDir, Language: opts.Language},
-		Tone:          opts.Tone,
-		MaskRecording: opts.MaskRecording,
-		Linger:        opts.Linger,
-		Sink:          opts.Sink,
-		Observer:      opts.Observer,
+		Logger:          opts.Logger.With("component", "call"),
+		Capture:         cfg,
+		Prompts:         media.Prompts{Dir: opts.PromptDir, Language: opts.Language},
+		Tone:            opts.Tone,
+		MaskRecording:   opts.MaskRecording,
+		Linger:          opts.Linger,
+		Sink:            sink,
+		Providers:       check,
+		DefaultProvider: d.opts.DefaultProvider,
+		Observer:        opts.Observer,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
-	d := &Daemon{
-		opts:  opts,
-		log:   opts.Logger,
-		calls: mgr,
-		esl: esl.NewServer(esl.ServerOptions{
-			Addr:           opts.ESLAddr,
-			CommandTimeout: opts.CommandTimeout,
-			ReorderWindow:  opts.ReorderWindow,
-			Logger:         opts.Logger.With("component", "esl"),
-		}),
-	}
+	d.calls = mgr
+	d.esl = esl.NewServer(esl.ServerOptions{
+		Addr:           opts.ESLAddr,
+		CommandTimeout: opts.CommandTimeout,
+		ReorderWindow:  opts.ReorderWindow,
+		Logger:         opts.Logger.With("component", "esl"),
+	})
 	d.api = &api.Server{
 		Addr:     opts.APIAddr,
 		Captures: mgr,
@@ -158,14 +178,61 @@ func New(opts Options) (*Daemon, error) {
 	return d, nil
 }
 
-// Start opens the API and the Event Socket listener.
+// newPayments builds the payment side: the plugin host with its
+// providers, or the Sink given in the options.
+func (d *Daemon) newPayments() (call.Sink, call.Providers, error) {
+	if d.opts.Sink != nil {
+		return d.opts.Sink, nil, nil
+	}
+	plugins := d.opts.Plugins
+	if len(plugins) == 0 {
+		ex, err := embeddedExample()
+		if err != nil {
+			return nil, nil, err
+		}
+		plugins = []Plugin{ex}
+	}
+	if d.opts.DefaultProvider == "" {
+		d.opts.DefaultProvider = plugins[0].Name
+	}
+	host, err := payments.New(payments.Options{
+		Plugins: pluginConfigs(plugins),
+		Logger:  d.opts.Logger.With("component", "payments"),
+		OnResolved: func(captureID string, r pluginsdk.Result) {
+			d.calls.ResolvePayment(captureID, resultOf(r))
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	d.host = host
+	d.prov = newProviders(host, plugins, d.opts.Secrets)
+	return d.prov, d.prov, nil
+}
+
+// Start launches the payment plugins, delivers their credentials, and opens
+// the API and the Event Socket listener.
 func (d *Daemon) Start() error {
 	d.started = time.Now()
+	if d.host != nil {
+		ctx, cancel := context.WithTimeout(d.baseCtx, time.Minute)
+		err := d.host.Start(ctx)
+		if err == nil {
+			d.prov.loadSecrets(ctx, d)
+		}
+		cancel()
+		if err != nil {
+			_ = d.host.Close()
+			return err
+		}
+	}
 	if err := d.api.Open(); err != nil {
+		d.closePayments()
 		return err
 	}
 	if err := d.esl.Start(d.calls.Handle); err != nil {
 		_ = d.api.Close(context.Background())
+		d.closePayments()
 		return err
 	}
 	d.log.Info("tonewall controller started", "esl", d.esl.Addr(), "api", d.api.URL())
@@ -177,6 +244,9 @@ func (d *Daemon) ESLAddr() string { return d.esl.Addr() }
 
 // APIURL is the HTTP API's base URL, valid after Start.
 func (d *Daemon) APIURL() string { return d.api.URL() }
+
+// LateEvents counts events that arrived too late to be put back in order.
+func (d *Daemon) LateEvents() uint64 { return d.esl.LateEvents() }
 
 // Calls is the call manager (for embedding and tests).
 func (d *Daemon) Calls() *call.Manager { return d.calls }
@@ -195,25 +265,83 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 			err = aerr
 		}
 		cancel()
+		d.closePayments()
+		d.cancel()
 		d.stopErr = err
 		d.log.Info("stopped")
 	})
 	return d.stopErr
 }
 
-// Health is the controller's health report.
-type Health struct {
-	Status     string `json:"status"`
-	LiveCalls  int64  `json:"live_calls"`
-	LateEvents uint64 `json:"late_events"`
-	Uptime     string `json:"uptime"`
+func (d *Daemon) closePayments() {
+	if d.prov != nil {
+		d.prov.close()
+	}
+	if d.host != nil {
+		_ = d.host.Close()
+	}
+	if d.opts.Secrets != nil {
+		_ = d.opts.Secrets.Close()
+	}
 }
 
-func (d *Daemon) health() any {
-	return Health{
+// Health is the controller's health report. Status is "degraded" when a
+// plugin is down or the secret store cannot be reached (captures for
+// providers whose credentials are held keep working).
+type Health struct {
+	Status     string         `json:"status"`
+	LiveCalls  int64          `json:"live_calls"`
+	LateEvents uint64         `json:"late_events"`
+	Uptime     string         `json:"uptime"`
+	Plugins    []PluginHealth `json:"plugins,omitempty"`
+	Secrets    *SecretsHealth `json:"secrets,omitempty"`
+}
+
+// PluginHealth is one payment plugin's state.
+type PluginHealth struct {
+	Name      string `json:"name"`
+	State     string `json:"state"`
+	Restarts  int    `json:"restarts"`
+	LastError string `json:"last_error,omitempty"`
+	Usable    bool   `json:"usable"`
+}
+
+// SecretsHealth is the secret store's state.
+type SecretsHealth struct {
+	Degraded bool     `json:"degraded"`
+	Reason   string   `json:"reason,omitempty"`
+	LastOK   string   `json:"last_ok,omitempty"`
+	Missing  []string `json:"missing,omitempty"`
+}
+
+// Health reports the controller's health.
+func (d *Daemon) Health() Health {
+	h := Health{
 		Status:     "ok",
 		LiveCalls:  d.esl.LiveCalls(),
 		LateEvents: d.esl.LateEvents(),
 		Uptime:     time.Since(d.started).Round(time.Second).String(),
 	}
+	if d.host != nil {
+		for _, p := range d.host.Health() {
+			usable := d.prov.Usable(p.Name) == nil && p.Healthy()
+			h.Plugins = append(h.Plugins, PluginHealth{Name: p.Name, State: string(p.State), Restarts: p.Restarts, LastError: p.LastError, Usable: usable})
+			if !p.Healthy() {
+				h.Status = "degraded"
+			}
+		}
+	}
+	if d.opts.Secrets != nil {
+		sh := d.opts.Secrets.Health()
+		h.Secrets = &SecretsHealth{Degraded: sh.Degraded, Reason: sh.Reason, Missing: sh.Missing}
+		if !sh.LastOK.IsZero() {
+			h.Secrets.LastOK = sh.LastOK.UTC().Format(time.RFC3339)
+		}
+		if sh.Degraded {
+			h.Status = "degraded"
+		}
+	}
+	return h
 }
+
+func (d *Daemon) health() any { return d.Health() }
