@@ -20,6 +20,11 @@ import (
 // does not parse the others.
 const subscribedEvents = "event plain DTMF CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP_COMPLETE CHANNEL_BRIDGE CHANNEL_UNBRIDGE BACKGROUND_JOB"
 
+// agentGoneGrace is how long a capture outlives the agent leg's hang-up
+// before it is cancelled, so that a caller's hang-up reported just after is
+// recorded as the caller's.
+const agentGoneGrace = 500 * time.Millisecond
+
 // Call is one live call: the customer leg A controlled by the session, and
 // the agent leg B the controller bridged it to.
 type Call struct {
@@ -199,8 +204,21 @@ func (c *Call) handleEvent(ev esl.Event) bool {
 		case c.agent:
 			c.bridged = false
 			if c.eng != nil {
-				c.log.Info("agent leg hung up during a capture: cancelling it")
-				c.step(capture.Cancel{})
+				// When the caller hangs up, the agent leg's hang-up may come
+				// first: give the caller's a moment before calling it the
+				// agent's.
+				id := c.rec.id
+				time.AfterFunc(agentGoneGrace, func() {
+					ctx, cancel := context.WithTimeout(context.Background(), c.m.opts.SetupTimeout)
+					defer cancel()
+					_, _ = c.do(ctx, func(c *Call) (CaptureView, error) {
+						if c.rec == nil || c.rec.id != id {
+							return CaptureView{}, nil
+						}
+						c.log.Info("agent leg hung up during a capture: cancelling it", "capture", id)
+						return c.command(id, capture.Cancel{})
+					})
+				})
 			}
 		}
 	case "CHANNEL_EXECUTE_COMPLETE":

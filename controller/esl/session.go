@@ -37,6 +37,8 @@ type Session struct {
 	cmdMu    sync.Mutex // one command in flight per connection
 	desynced bool       // guarded by cmdMu
 
+	ctx    context.Context // cancelled when the connection has ended
+	stop   context.CancelFunc
 	in     chan Event    // unordered, from the library's goroutines
 	events chan Event    // ordered, to the owner
 	done   chan struct{} // closed when the connection has ended
@@ -114,9 +116,13 @@ func (s *Session) send(ctx context.Context, line string, cmd command.Command) (R
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)() // a lost connection ends the wait
 	start := time.Now()
 	raw, err := s.conn.SendCommand(ctx, cmd)
 	if err != nil {
+		if s.ctx.Err() != nil {
+			return Reply{}, fmt.Errorf("%s: %w", verb(line), ErrClosed)
+		}
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			s.desynced = true
 			s.log.Warn("command timed out; refusing further commands on this call", "command", verb(line), "after", time.Since(start))
@@ -216,7 +222,10 @@ func (s *Session) reorder(window time.Duration) {
 
 // end marks the connection as finished. Safe to call many times.
 func (s *Session) end() {
-	s.once.Do(func() { close(s.done) })
+	s.once.Do(func() {
+		close(s.done)
+		s.stop()
+	})
 }
 
 // Close sends exit (bounded by ctx) and closes the connection.
@@ -229,7 +238,9 @@ func (s *Session) Close(ctx context.Context) {
 		s.cmdMu.Unlock()
 		if ok {
 			ctx, cancel := context.WithTimeout(ctx, s.timeout)
+			stop := context.AfterFunc(s.ctx, cancel)
 			_, _ = s.conn.SendCommand(ctx, command.Exit{})
+			stop()
 			cancel()
 		}
 	}
@@ -262,6 +273,7 @@ func newSession(conn *eslgo.Conn, connect *eslgo.RawResponse, log *slog.Logger, 
 		events:  make(chan Event, 64),
 		done:    make(chan struct{}),
 	}
+	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.reorder(window)
 	return s, nil

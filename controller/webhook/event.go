@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/tonewall/tonewall/controller/card"
 )
 
 // Event types sent to CRMs.
@@ -87,13 +89,10 @@ type data struct {
 
 // ErrCardData is returned when a payload would carry something that looks
 // like a card number. The error never includes the offending text.
-var ErrCardData = errors.New("webhook: payload refused: it contains a run of 12 or more digits")
+var ErrCardData = errors.New("webhook: payload refused: it contains what looks like a card number")
 
 // ErrInvalidEvent is wrapped by the errors of Publish for an event it cannot send.
 var ErrInvalidEvent = errors.New("webhook: invalid event")
-
-// minDigitRun is the shortest run of digits refused in a payload: the shortest PAN.
-const minDigitRun = 12
 
 var (
 	idRE    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
@@ -153,16 +152,8 @@ func (ev Event) body() ([]byte, error) {
 // digits, which is what a leaked card number looks like. It is a last line of
 // defence: no field is meant to carry card data in the first place.
 func checkNoCardNumber(b []byte) error {
-	run := 0
-	for _, c := range b {
-		if c >= '0' && c <= '9' {
-			run++
-			if run >= minDigitRun {
-				return ErrCardData
-			}
-			continue
-		}
-		run = 0
+	if card.ContainsPAN(b) {
+		return ErrCardData
 	}
 	return nil
 }
