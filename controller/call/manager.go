@@ -124,6 +124,7 @@ type Manager struct {
 	calls    map[string]*Call
 	captures map[string]*record
 	byKey    map[string]string // idempotency key → capture id
+	pruned   time.Time         // when finished captures were last pruned
 	submits  sync.WaitGroup
 }
 
@@ -376,7 +377,10 @@ func (m *Manager) newRecord(callID string, req CaptureRequest, fields []capture.
 	if req.IdempotencyKey != "" {
 		m.byKey[callID+"\x00"+req.IdempotencyKey] = r.id
 	}
-	m.pruneLocked(now)
+	if now.Sub(m.pruned) > time.Minute {
+		m.pruneLocked(now)
+		m.pruned = now
+	}
 	m.mu.Unlock()
 	return r
 }

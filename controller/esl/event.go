@@ -21,7 +21,8 @@ type Event struct {
 	UniqueID string
 	// Timestamp is Event-Date-Timestamp (microseconds since the epoch on the switch).
 	Timestamp time.Time
-	// Headers holds every header, URL-decoded, keyed by canonical MIME name.
+	// Headers holds every header as received (URL-encoded), keyed by
+	// canonical MIME name; Get decodes a value.
 	Headers textproto.MIMEHeader
 	// Body is the event's inner body, if it carried one.
 	Body []byte
@@ -30,11 +31,23 @@ type Event struct {
 // Get returns the decoded value of a header, or "" if absent. FreeSWITCH
 // writes "_undef_" for empty values; Get returns "" for those.
 func (e Event) Get(name string) string {
-	v := e.Headers.Get(name)
+	return decode(e.Headers.Get(name))
+}
+
+// decode URL-decodes a header value. A value that is not valid encoding is
+// kept as it is: FreeSWITCH does not encode every value.
+func decode(v string) string {
 	if v == "_undef_" {
 		return ""
 	}
-	return v
+	if !strings.Contains(v, "%") {
+		return v
+	}
+	d, err := url.PathUnescape(v)
+	if err != nil {
+		return v
+	}
+	return d
 }
 
 // String describes the event without any header values that could carry
@@ -50,36 +63,25 @@ func shortID(id string) string {
 	return id
 }
 
-// DecodeEvent builds an Event from the raw headers the client library parsed
-// out of a text/event-plain body. Header values arrive URL-encoded. An event
-// without Event-Name or with a malformed Event-Sequence is rejected.
+// DecodeEvent builds an Event from the headers the client library parsed
+// out of a text/event-plain body. Only the headers every event needs are
+// decoded now; the rest are decoded by Get when asked for. An event without
+// Event-Name or with a malformed Event-Sequence is rejected.
 func DecodeEvent(raw textproto.MIMEHeader, body []byte) (Event, error) {
-	h := make(textproto.MIMEHeader, len(raw))
-	for k, vs := range raw {
-		dec := make([]string, len(vs))
-		for i, v := range vs {
-			d, err := url.PathUnescape(v)
-			if err != nil {
-				d = v // keep the raw value: FreeSWITCH does not always encode
-			}
-			dec[i] = d
-		}
-		h[k] = dec
-	}
-	ev := Event{Headers: h, Body: body}
-	ev.Name = h.Get("Event-Name")
+	ev := Event{Headers: raw, Body: body}
+	ev.Name = ev.Get("Event-Name")
 	if ev.Name == "" {
 		return Event{}, fmt.Errorf("%w: no Event-Name", ErrMalformedEvent)
 	}
-	if s := h.Get("Event-Sequence"); s != "" {
+	if s := ev.Get("Event-Sequence"); s != "" {
 		n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
 		if err != nil {
 			return Event{}, fmt.Errorf("%w: Event-Sequence %q", ErrMalformedEvent, s)
 		}
 		ev.Sequence = n
 	}
-	ev.UniqueID = h.Get("Unique-Id")
-	if ts := h.Get("Event-Date-Timestamp"); ts != "" {
+	ev.UniqueID = ev.Get("Unique-Id")
+	if ts := ev.Get("Event-Date-Timestamp"); ts != "" {
 		if us, err := strconv.ParseInt(ts, 10, 64); err == nil {
 			ev.Timestamp = time.UnixMicro(us)
 		}

@@ -269,8 +269,8 @@ func newSession(conn *eslgo.Conn, connect *eslgo.RawResponse, log *slog.Logger, 
 		log:     log.With("call", data.UniqueID),
 		data:    data,
 		timeout: timeout,
-		in:      make(chan Event, 16),
-		events:  make(chan Event, 64),
+		in:      make(chan Event, 4),
+		events:  make(chan Event, 16),
 		done:    make(chan struct{}),
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())

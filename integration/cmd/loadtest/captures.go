@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +26,7 @@ const (
 
 type captureResult struct {
 	captures   int
+	gap        time.Duration
 	completed  int
 	elapsed    time.Duration
 	samples    int
@@ -31,10 +36,10 @@ type captureResult struct {
 }
 
 func (r captureResult) String() string {
-	return fmt.Sprintf("captures at once: %d, completed %d in %v (%.1f captures/s)\n"+
+	return fmt.Sprintf("captures at once: %d, keying every %v, completed %d in %v (%.1f captures/s)\n"+
 		"digit leaving the simulator -> progress event (%d digits): p50 %v, p99 %v, max %v; late events %d",
-		r.captures, r.completed, r.elapsed.Round(time.Millisecond), float64(r.completed)/r.elapsed.Seconds(),
-		r.samples, r.p50, r.p99, r.max, r.lateEvents)
+		r.captures, r.gap, r.completed, r.elapsed.Round(time.Millisecond), float64(r.completed)/r.elapsed.Seconds(),
+		r.samples, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.max.Round(time.Microsecond), r.lateEvents)
 }
 
 // digitClock records when each digit's progress event was published.
@@ -44,7 +49,7 @@ type digitClock struct {
 	done map[string]string // capture id -> outcome
 }
 
-func key(callID, field string, n int) string { return fmt.Sprintf("%s/%s/%d", callID, field, n) }
+func key(callID, field string, n int) string { return callID + "/" + field + "/" + strconv.Itoa(n) }
 
 func (d *digitClock) Observe(ev call.Event) {
 	now := time.Now()
@@ -53,19 +58,18 @@ func (d *digitClock) Observe(ev call.Event) {
 		d.mu.Lock()
 		d.seen[key(ev.CallID, ev.Field, ev.Digits)] = now
 		d.mu.Unlock()
-	case call.EventPaymentResult, call.EventCaptureFinished:
-		if ev.Type == call.EventCaptureFinished && ev.Outcome == "card-ready" {
-			return
-		}
+	case call.EventPaymentResult:
 		d.mu.Lock()
 		d.done[ev.CaptureID] = ev.Outcome
 		d.mu.Unlock()
 	}
 }
 
-// runCaptures places m calls, starts a capture on each at once, and has
-// every caller key a whole card.
-func runCaptures(ctx context.Context, log *slog.Logger, m int, window time.Duration) (captureResult, error) {
+// runCaptures runs the controller here and m callers in a child process
+// (so the controller's heap and CPU are its own); captures start over about
+// a second, as agents would start them, and every caller keys a whole
+// card. Both processes stamp times with the wall clock of the same machine.
+func runCaptures(ctx context.Context, log *slog.Logger, m int, window, gap time.Duration) (captureResult, error) {
 	clock := &digitClock{seen: make(map[string]time.Time), done: make(map[string]string)}
 	d, err := startController(log, window, clock)
 	if err != nil {
@@ -76,95 +80,72 @@ func runCaptures(ctx context.Context, log *slog.Logger, m int, window time.Durat
 		defer cancel()
 		_ = d.Shutdown(sctx)
 	}()
-	sw := fssim.New(fssim.Options{Logger: slog.New(slog.DiscardHandler)})
-	defer sw.Close()
-
-	calls := make([]*fssim.Call, m)
-	var wg sync.WaitGroup
-	errc := make(chan error, m)
-	for i := range calls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			dctx, cancel := context.WithTimeout(ctx, time.Minute)
-			defer cancel()
-			c, err := sw.Dial(dctx, d.ESLAddr(), fssim.CallOptions{Variables: map[string]string{"tonewall_agent": "user/1001"}})
-			if err == nil {
-				err = c.WaitBridged(dctx)
-			}
-			if err != nil {
-				errc <- err
-				return
-			}
-			calls[i] = c
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errc:
+	self, err := os.Executable()
+	if err != nil {
 		return captureResult{}, err
-	default:
 	}
-	// The controller learns of each bridge from an event.
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		n := 0
-		for _, c := range d.Calls().Calls() {
-			if c.Bridged {
-				n++
-			}
-		}
-		if n == m {
-			break
-		}
-		if time.Now().After(deadline) {
-			return captureResult{}, fmt.Errorf("only %d of %d calls bridged", n, m)
-		}
+	cmd := exec.CommandContext(ctx, self, "--calls", strconv.Itoa(m), "--key", "--key-gap", gap.String())
+	cmd.Env = append(os.Environ(), childEnv+"="+d.ESLAddr())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return captureResult{}, err
 	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return captureResult{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		return captureResult{}, err
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
 
 	type sent struct {
 		key string
 		at  time.Time
 	}
-	var mu sync.Mutex
+	var ids []string
 	var sends []sent
-	start := time.Now()
-	for _, c := range calls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			defer cancel()
-			if _, err := d.Calls().StartCapture(cctx, c.A(), call.CaptureRequest{Amount: 1000, Currency: "GBP", Reference: "load"}); err != nil {
-				errc <- err
-				return
+	var start time.Time
+	var wg sync.WaitGroup
+	errc := make(chan error, m)
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		switch f[0] {
+		case "call":
+			ids = append(ids, f[1])
+		case "bridged":
+			if err := waitBridged(d.Calls(), len(ids)); err != nil {
+				return captureResult{}, err
 			}
-			var mine []sent
-			for _, f := range []struct{ field, prompt, digits string }{
-				{"pan", "enter-card-number", testPAN + "#"},
-				{"expiry", "enter-expiry", testExp},
-				{"cvv", "enter-security-code", testCVV},
-			} {
-				if err := waitPrompt(cctx, c, f.prompt); err != nil {
-					errc <- err
-					return
-				}
-				for i := 0; i < len(f.digits); i++ {
-					kp, err := c.Press(cctx, f.digits[i], fssim.RFC2833)
-					if err != nil {
-						errc <- err
-						return
+			start = time.Now()
+			for i, id := range ids {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					time.Sleep(time.Duration(i) * time.Second / time.Duration(len(ids)))
+					cctx, cancel := context.WithTimeout(ctx, time.Minute)
+					defer cancel()
+					if _, err := d.Calls().StartCapture(cctx, id, call.CaptureRequest{Amount: 1000, Currency: "GBP", Reference: "load"}); err != nil {
+						errc <- fmt.Errorf("start capture: %w", err)
 					}
-					if f.digits[i] != '#' {
-						mine = append(mine, sent{key(c.A(), f.field, i+1), kp.SentAt})
-					}
-					time.Sleep(150 * time.Millisecond) // a brisk caller
-				}
+				}()
 			}
-			mu.Lock()
-			sends = append(sends, mine...)
-			mu.Unlock()
-		}()
+		case "sent":
+			n, _ := strconv.Atoi(f[3])
+			ns, _ := strconv.ParseInt(f[4], 10, 64)
+			sends = append(sends, sent{key(f[1], f[2], n), time.Unix(0, ns)})
+		case "done":
+			goto keyed
+		}
 	}
+	return captureResult{}, fmt.Errorf("switch ended early: %v", sc.Err())
+keyed:
 	wg.Wait()
 	select {
 	case err := <-errc:
@@ -201,6 +182,7 @@ func runCaptures(ctx context.Context, log *slog.Logger, m int, window time.Durat
 	}
 	return captureResult{
 		captures:   m,
+		gap:        gap,
 		completed:  completed,
 		elapsed:    elapsed,
 		samples:    len(lat),
@@ -209,6 +191,26 @@ func runCaptures(ctx context.Context, log *slog.Logger, m int, window time.Durat
 		max:        lat[len(lat)-1],
 		lateEvents: d.LateEvents(),
 	}, nil
+}
+
+// waitBridged waits until the controller counts n calls as bridged.
+func waitBridged(mgr *call.Manager, n int) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		bridged := 0
+		for _, c := range mgr.Calls() {
+			if c.Bridged {
+				bridged++
+			}
+		}
+		if bridged >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d calls bridged", bridged, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func waitPrompt(ctx context.Context, c *fssim.Call, name string) error {

@@ -45,6 +45,7 @@ func startController(log *slog.Logger, window time.Duration, obs call.Observer) 
 		Linger:        2,
 		Logger:        log,
 		Observer:      obs,
+		Sink:          &call.RecordingSink{}, // the payment hop has its own benchmark
 	})
 	if err != nil {
 		return nil, err
@@ -91,21 +92,8 @@ func holdCalls(ctx context.Context, log *slog.Logger, n int, window time.Duratio
 		return holdResult{}, fmt.Errorf("switch did not report its calls: %q", sc.Text())
 	}
 	// Wait until the controller itself counts every call as bridged.
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		bridged := 0
-		for _, c := range d.Calls().Calls() {
-			if c.Bridged {
-				bridged++
-			}
-		}
-		if bridged >= n {
-			break
-		}
-		if time.Now().After(deadline) {
-			return holdResult{}, fmt.Errorf("only %d of %d calls bridged", bridged, n)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := waitBridged(d.Calls(), n); err != nil {
+		return holdResult{}, err
 	}
 	setup := time.Since(start)
 	time.Sleep(time.Second) // let the set-up garbage go
@@ -147,7 +135,14 @@ func residentBytes() uint64 {
 func runSwitch(addr string, args []string) error {
 	fs := pflag.NewFlagSet("switch", pflag.ContinueOnError)
 	n := fs.Int("calls", 1000, "")
-	fs.Parse(args)
+	keying := fs.Bool("key", false, "")
+	gap := fs.Duration("key-gap", 300*time.Millisecond, "")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *keying {
+		return keyCards(addr, *n, *gap)
+	}
 	sw := fssim.New(fssim.Options{Logger: slog.New(slog.DiscardHandler)})
 	defer sw.Close()
 	ctx := context.Background()

@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -35,7 +37,32 @@ func main() {
 	calls := pflag.Int("calls", 10000, "idle calls to hold at once (0 skips)")
 	captures := pflag.Int("captures", 1000, "captures to run at once (0 skips)")
 	window := pflag.Duration("event-reorder-window", 0, "controller's event reorder window (0: its default)")
+	gap := pflag.Duration("key-gap", 300*time.Millisecond, "pause between a caller's key presses")
+	cpuProfile := pflag.String("cpuprofile", "", "write a CPU profile of the captures phase to this file")
+	memProfile := pflag.String("memprofile", "", "write an allocation profile to this file at the end")
 	pflag.Parse()
+	if *memProfile != "" {
+		defer func() {
+			f, err := os.Create(*memProfile)
+			if err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	raiseFileLimit(4*(*calls) + 4*(*captures) + 1024)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx := context.Background()
@@ -48,7 +75,7 @@ func main() {
 		fmt.Println(r)
 	}
 	if *captures > 0 {
-		r, err := runCaptures(ctx, log, *captures, *window)
+		r, err := runCaptures(ctx, log, *captures, *window, *gap)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "captures:", err)
 			os.Exit(1)
