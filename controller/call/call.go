@@ -130,27 +130,45 @@ func (c *Call) setup(ctx context.Context) error {
 func (c *Call) run(ctx context.Context) {
 	defer c.stopTimers()
 	defer c.m.publish(Event{Type: EventCallEnded, CallID: c.id})
+	held := time.NewTimer(time.Hour) // fires when a held event is due
+	held.Stop()
+	defer held.Stop()
+	var evs []esl.Event
 	for {
 		select {
-		case ev, ok := <-c.s.Events():
-			if !ok {
-				c.hangup("connection closed")
-				return
-			}
-			if c.handleEvent(ev) {
-				return
-			}
+		case <-c.s.Ready():
+		case <-held.C:
 		case r := <-c.reqs:
 			v, err := r.fn(c)
 			r.reply <- result{v, err}
+			continue
 		case tf := <-c.timers:
 			c.step(tf)
+			continue
 		case <-c.s.Done():
+			evs, _, _ = c.s.Take(evs[:0]) // everything still held
+			for _, ev := range evs {
+				if c.handleEvent(ev) {
+					return
+				}
+			}
 			c.hangup("connection closed")
 			return
 		case <-ctx.Done():
 			c.hangup("controller stopping")
 			return
+		}
+		var next time.Time
+		var pending bool
+		evs, next, pending = c.s.Take(evs[:0])
+		for i, ev := range evs {
+			evs[i] = esl.Event{}
+			if c.handleEvent(ev) {
+				return
+			}
+		}
+		if pending {
+			held.Reset(time.Until(next))
 		}
 	}
 }

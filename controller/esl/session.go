@@ -37,23 +37,48 @@ type Session struct {
 	cmdMu    sync.Mutex // one command in flight per connection
 	desynced bool       // guarded by cmdMu
 
-	ctx    context.Context // cancelled when the connection has ended
-	stop   context.CancelFunc
-	in     chan Event    // unordered, from the library's goroutines
-	events chan Event    // ordered, to the owner
-	done   chan struct{} // closed when the connection has ended
-	once   sync.Once
-	wg     sync.WaitGroup
-	late   func() // counts late events (metrics hook)
+	ctx  context.Context // cancelled when the connection has ended
+	stop context.CancelFunc
+	done chan struct{} // closed when the connection has ended
+	once sync.Once
+	late func() // counts late events (metrics hook)
+
+	evMu    sync.Mutex
+	order   reorderer
+	lateQ   []Event       // late events, delivered as soon as taken
+	ready   chan struct{} // signalled when an event arrives
+	timeNow func() time.Time
 }
 
-// ChannelData returns the connect reply: the controlled leg's channel data
-// (Unique-ID, Caller-*, variable_*), URL-decoded.
+// ChannelData returns what the session keeps of the connect reply (the
+// controlled leg's channel data): Unique-ID, Channel-Name, the Caller-*
+// headers and the variable_tonewall_* channel variables. The rest (some
+// hundred headers) is dropped to keep an idle call small.
 func (s *Session) ChannelData() Event { return s.data }
 
-// Events delivers the subscribed events in Event-Sequence order. It is
-// closed after Done.
-func (s *Session) Events() <-chan Event { return s.events }
+// Ready is signalled when events have arrived. The owner then calls Take.
+func (s *Session) Ready() <-chan struct{} { return s.ready }
+
+// Take appends to out the events that may be handled now, in
+// Event-Sequence order: each event is held for the reorder window so that
+// one the client library delivered late can still be put before it. It
+// also reports when the next held event is due, if any is held. After
+// Done, Take releases everything held.
+func (s *Session) Take(out []Event) (events []Event, next time.Time, held bool) {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	out = append(out, s.lateQ...)
+	clear(s.lateQ)
+	s.lateQ = s.lateQ[:0]
+	select {
+	case <-s.done:
+		out = s.order.flush(out)
+	default:
+		out = s.order.pop(s.timeNow(), out)
+	}
+	next, held = s.order.next()
+	return out, next, held
+}
 
 // Done is closed when the connection to FreeSWITCH has ended.
 func (s *Session) Done() <-chan struct{} { return s.done }
@@ -160,63 +185,26 @@ type rawCommand string
 
 func (r rawCommand) BuildMessage() string { return string(r) }
 
-// deliver is the library's event listener: it decodes the event and hands it
-// to the reorder goroutine. It runs on one goroutine per event.
+// deliver is the library's event listener: it decodes the event and holds
+// it for Take. It runs on one goroutine per event.
 func (s *Session) deliver(e *eslgo.Event) {
 	ev, err := DecodeEvent(e.Headers, e.Body)
 	if err != nil {
 		s.log.Warn("dropping undecodable event", "err", err)
 		return
 	}
+	s.evMu.Lock()
+	if s.order.push(ev, s.timeNow()) {
+		s.lateQ = append(s.lateQ, ev)
+		if s.late != nil {
+			s.late()
+		}
+		s.log.Warn("event arrived after a later one was delivered", "event", ev.String())
+	}
+	s.evMu.Unlock()
 	select {
-	case s.in <- ev:
-	case <-s.done:
-	}
-}
-
-// reorder runs for the life of the session: it holds events for the reorder
-// window and releases them in sequence order.
-func (s *Session) reorder(window time.Duration) {
-	defer s.wg.Done()
-	defer close(s.events)
-	r := reorderer{window: window}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	var out []Event
-	emit := func() bool {
-		for i, ev := range out {
-			select {
-			case s.events <- ev:
-			case <-s.done:
-				out = out[:0]
-				return false
-			}
-			out[i] = Event{}
-		}
-		out = out[:0]
-		return true
-	}
-	for {
-		select {
-		case ev := <-s.in:
-			if r.push(ev, time.Now()) {
-				if s.late != nil {
-					s.late()
-				}
-				s.log.Warn("event arrived after a later one was delivered", "event", ev.String())
-				out = append(out, ev)
-			}
-		case <-timer.C:
-		case <-s.done:
-			return
-		}
-		out = r.pop(time.Now(), out)
-		if !emit() {
-			return
-		}
-		if due, ok := r.next(); ok {
-			timer.Reset(time.Until(due))
-		}
+	case s.ready <- struct{}{}:
+	default:
 	}
 }
 
@@ -246,7 +234,6 @@ func (s *Session) Close(ctx context.Context) {
 	}
 	s.conn.Close()
 	s.end()
-	s.wg.Wait()
 }
 
 func newSession(conn *eslgo.Conn, connect *eslgo.RawResponse, log *slog.Logger, timeout, window time.Duration) (*Session, error) {
@@ -257,7 +244,7 @@ func newSession(conn *eslgo.Conn, connect *eslgo.RawResponse, log *slog.Logger, 
 	if hdr.Get("Event-Name") == "" {
 		hdr = withName(hdr)
 	}
-	data, err := DecodeEvent(hdr, nil)
+	data, err := DecodeEvent(keepChannelData(hdr), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -269,14 +256,26 @@ func newSession(conn *eslgo.Conn, connect *eslgo.RawResponse, log *slog.Logger, 
 		log:     log.With("call", data.UniqueID),
 		data:    data,
 		timeout: timeout,
-		in:      make(chan Event, 4),
-		events:  make(chan Event, 16),
 		done:    make(chan struct{}),
+		ready:   make(chan struct{}, 1),
+		order:   reorderer{window: window},
+		timeNow: time.Now,
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
-	s.wg.Add(1)
-	go s.reorder(window)
 	return s, nil
+}
+
+// keepChannelData copies the headers a call needs out of the connect reply.
+func keepChannelData(h textproto.MIMEHeader) textproto.MIMEHeader {
+	out := make(textproto.MIMEHeader, 16)
+	for k, v := range h {
+		switch {
+		case k == "Event-Name", k == "Unique-Id", k == "Channel-Name",
+			strings.HasPrefix(k, "Caller-"), strings.HasPrefix(k, "Variable_tonewall_"):
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func withName(h textproto.MIMEHeader) textproto.MIMEHeader {
