@@ -11,6 +11,7 @@ import (
 
 	"github.com/tonewall/tonewall/controller/daemon"
 	"github.com/tonewall/tonewall/controller/esl"
+	"github.com/tonewall/tonewall/controller/webhook"
 )
 
 // config is what the command line yields.
@@ -24,6 +25,7 @@ type config struct {
 	pluginSpecs    []string
 	pluginSums     []string
 	pluginSettings []string
+	webhookSpecs   []string
 
 	vaultAddr         string
 	vaultMount        string
@@ -70,6 +72,15 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	fs.StringVar(&c.vaultTokenFile, "vault-token-file", "", "file holding a Vault token (default: the VAULT_TOKEN environment variable)")
 	fs.StringVar(&c.vaultRoleIDFile, "vault-role-id-file", "", "file holding an AppRole role id (selects AppRole login)")
 	fs.StringVar(&c.vaultSecretIDFile, "vault-secret-id-file", "", "file holding an AppRole secret id")
+	fs.StringVar(&o.DataDir, "data-dir", "tonewall-data", "directory of the embedded NATS JetStream server (webhook outbox, controllers' directory); empty with no --nats-url runs without webhooks")
+	fs.StringVar(&o.NATSURL, "nats-url", "", "external NATS cluster shared by several controllers, instead of the embedded server")
+	fs.StringVar(&o.NATSClusterName, "nats-cluster-name", "", "cluster name when embedded servers of several controllers form one NATS cluster")
+	fs.StringVar(&o.NATSClusterListen, "nats-cluster-listen", "", "address the embedded server listens on for other controllers' servers")
+	fs.StringSliceVar(&o.NATSRoutes, "nats-routes", nil, "other controllers' embedded servers, as nats-route://host:port")
+	fs.StringVar(&o.NodeID, "node-id", "", "this controller's name among several (default: host name and a random suffix)")
+	fs.StringArrayVar(&c.webhookSpecs, "webhook", nil, "CRM webhook endpoint as NAME=URL (repeatable); its signing secret is webhook/NAME in the secret store")
+	fs.StringVar(&o.PublicURL, "public-url", "", "the controller's base URL as agents' browsers reach it (for panel links)")
+	fs.StringSliceVar(&o.PanelFrameAncestors, "panel-frame-ancestors", nil, "origins allowed to embed the agent panel in a frame (default: this controller only)")
 	fs.BoolVar(&c.dev, "dev", false, "DEVELOPMENT ONLY: allow --dev-secrets and plugins without a pinned checksum")
 	fs.StringVar(&c.devSecrets, "dev-secrets", "", "DEVELOPMENT ONLY (needs --dev): a local JSON file of secrets instead of Vault")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -127,5 +138,13 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 		return nil, err
 	}
 	o.Plugins = plugins
+	for _, w := range c.webhookSpecs {
+		name, url, ok := strings.Cut(w, "=")
+		if !ok || name == "" || url == "" {
+			return nil, fmt.Errorf("--webhook %q: want NAME=URL", w)
+		}
+		o.Webhooks = append(o.Webhooks, webhook.Endpoint{ID: name, URL: url, SecretName: name})
+	}
+	o.AllowLoopbackWebhooks = c.dev
 	return c, nil
 }

@@ -80,16 +80,24 @@ func keyValues(list []string, flag string) (map[string]string, error) {
 
 // secretSource opens Vault when --vault-addr is set, or the development
 // secrets file with --dev. Secret names map to KV v2 paths under
-// --vault-prefix: "provider/stripe" is "<prefix>/providers/stripe".
+// --vault-prefix: "provider/stripe" is "<prefix>/providers/stripe",
+// "webhook/crm" is "<prefix>/webhooks/crm", "api/keys" is
+// "<prefix>/api-keys" and "api/agent-signing" is "<prefix>/agent-signing".
 func (c *config) secretSource(ctx context.Context, log *slog.Logger) (secrets.Source, error) {
 	plugins := c.opts.Plugins
 	switch {
 	case c.vaultAddr != "":
-		paths := map[string]string{}
+		paths := map[string]string{
+			"api/keys":          c.vaultPrefix + "/api-keys",
+			"api/agent-signing": c.vaultPrefix + "/agent-signing",
+		}
 		for _, p := range plugins {
 			if p.Secret != "" {
 				paths[p.Secret] = c.vaultPrefix + "/providers/" + p.Name
 			}
+		}
+		for _, w := range c.opts.Webhooks {
+			paths["webhook/"+w.SecretName] = c.vaultPrefix + "/webhooks/" + w.SecretName
 		}
 		auth := secrets.VaultAuth{TokenFile: c.vaultTokenFile, RoleIDFile: c.vaultRoleIDFile, SecretIDFile: c.vaultSecretIDFile}
 		if c.vaultRoleIDFile != "" {

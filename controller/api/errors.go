@@ -14,28 +14,29 @@ import (
 // Error codes returned in {"error":{"code":...}}. They are stable: clients
 // may match on them.
 const (
-	CodeInvalidRequest    = "invalid_request"
-	CodeNotFound          = "not_found"
-	CodeCallNotFound      = "call_not_found"
-	CodeCaptureNotFound   = "capture_not_found"
-	CodeCallNotReady      = "call_not_ready"
-	CodeCaptureActive     = "capture_in_progress"
-	CodeCaptureFinished   = "capture_finished"
-	CodeCaptureIncomplete = "capture_incomplete"
-	CodeCallEnded         = "call_ended"
-	CodeMaskingFailed     = "masking_failed"
-	CodeUnauthorized      = "unauthorized"
-	CodeForbidden         = "forbidden"
-	CodeMethodNotAllowed  = "method_not_allowed"
-	CodeUnsupportedMedia  = "unsupported_media_type"
-	CodeTooLarge          = "request_too_large"
-	CodeTimeout           = "timeout"
-	CodeNotConfigured     = "not_configured"
-	CodeDeliveryNotFound  = "delivery_not_found"
-	CodeDeliveryPending   = "delivery_pending"
-	CodeEndpointNotFound  = "endpoint_not_found"
-	CodeEndpointDisabled  = "endpoint_disabled"
-	CodeInternal          = "internal_error"
+	CodeInvalidRequest      = "invalid_request"
+	CodeNotFound            = "not_found"
+	CodeCallNotFound        = "call_not_found"
+	CodeCaptureNotFound     = "capture_not_found"
+	CodeCallNotReady        = "call_not_ready"
+	CodeCaptureActive       = "capture_in_progress"
+	CodeCaptureFinished     = "capture_finished"
+	CodeCaptureIncomplete   = "capture_incomplete"
+	CodeCallEnded           = "call_ended"
+	CodeMaskingFailed       = "masking_failed"
+	CodeProviderUnavailable = "provider_unavailable"
+	CodeUnauthorized        = "unauthorized"
+	CodeForbidden           = "forbidden"
+	CodeMethodNotAllowed    = "method_not_allowed"
+	CodeUnsupportedMedia    = "unsupported_media_type"
+	CodeTooLarge            = "request_too_large"
+	CodeTimeout             = "timeout"
+	CodeNotConfigured       = "not_configured"
+	CodeDeliveryNotFound    = "delivery_not_found"
+	CodeDeliveryPending     = "delivery_pending"
+	CodeEndpointNotFound    = "endpoint_not_found"
+	CodeEndpointDisabled    = "endpoint_disabled"
+	CodeInternal            = "internal_error"
 )
 
 // Errors a Deliveries implementation returns (wrapped or not) for the API
@@ -104,6 +105,8 @@ func classify(err error) (int, Error) {
 		return http.StatusConflict, Error{CodeCaptureIncomplete, err.Error()}
 	case errors.Is(err, call.ErrCallEnded):
 		return http.StatusGone, Error{CodeCallEnded, "the call has ended"}
+	case errors.Is(err, call.ErrProviderUnavailable):
+		return http.StatusServiceUnavailable, Error{CodeProviderUnavailable, err.Error()}
 	case errors.Is(err, call.ErrMaskingFailed):
 		return http.StatusBadGateway, Error{CodeMaskingFailed, "FreeSWITCH refused a masking step: the capture was aborted before the customer was prompted, and masking stays on"}
 	case errors.Is(err, ErrDeliveryNotFound):

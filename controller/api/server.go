@@ -75,6 +75,10 @@ type Server struct {
 	// handlers check its scope. Nil leaves the API open, which is only
 	// sensible on loopback in development.
 	Auth func(http.Handler) http.Handler
+	// Wrap, if set, wraps the whole handler, outside authentication: the
+	// cluster's forwarding middleware, so that the controller holding a
+	// call checks the caller's scope.
+	Wrap func(http.Handler) http.Handler
 	// Panel serves the agent panel under /panel/; panel.Handler with
 	// default options if nil.
 	Panel http.Handler
@@ -168,6 +172,14 @@ func (s *Server) Handler() http.Handler {
 	return s.logRequests(mux)
 }
 
+func (s *Server) wrapped() http.Handler {
+	h := s.Handler()
+	if s.Wrap != nil {
+		h = s.Wrap(h)
+	}
+	return h
+}
+
 // Open binds the address and starts serving. Bind errors are returned.
 func (s *Server) Open() error {
 	s.init()
@@ -181,7 +193,7 @@ func (s *Server) Open() error {
 	}
 	s.ln = ln
 	s.srv = &http.Server{
-		Handler:           s.Handler(),
+		Handler:           s.wrapped(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

@@ -89,7 +89,7 @@ func TestOpenAPIListsEveryErrorCode(t *testing.T) {
 // allCodes lists every Code constant; TestErrorCodes covers each.
 var allCodes = []string{
 	CodeInvalidRequest, CodeNotFound, CodeCallNotFound, CodeCaptureNotFound, CodeCallNotReady,
-	CodeCaptureActive, CodeCaptureFinished, CodeCaptureIncomplete, CodeCallEnded, CodeMaskingFailed,
+	CodeCaptureActive, CodeCaptureFinished, CodeCaptureIncomplete, CodeCallEnded, CodeMaskingFailed, CodeProviderUnavailable,
 	CodeUnauthorized, CodeForbidden, CodeMethodNotAllowed, CodeUnsupportedMedia, CodeTooLarge,
 	CodeTimeout, CodeNotConfigured, CodeDeliveryNotFound, CodeDeliveryPending, CodeEndpointNotFound,
 	CodeEndpointDisabled, CodeInternal,
@@ -145,6 +145,7 @@ func TestErrorCodes(t *testing.T) {
 		{"incomplete", nil, "POST", "/v1/captures/cap-X/complete", "", nil, 409, CodeCaptureIncomplete},
 		{"call ended", func(r *rig) { r.fake.err["RestartField"] = call.ErrCallEnded }, "POST", "/v1/captures/cap-X/fields/cvv/restart", "", nil, 410, CodeCallEnded},
 		{"masking failed", func(r *rig) { r.fake.err["StartCapture"] = call.ErrMaskingFailed }, "POST", "/v1/calls/call-X/captures", "", start, 502, CodeMaskingFailed},
+		{"provider unavailable", func(r *rig) { r.fake.err["StartCapture"] = call.ErrProviderUnavailable }, "POST", "/v1/calls/call-X/captures", "", start, 503, CodeProviderUnavailable},
 		{"no token", nil, "GET", "/v1/calls", "-", nil, 401, CodeUnauthorized},
 		{"wrong token", nil, "GET", "/v1/calls", "crm-key-not-the-right-one-at-all", nil, 401, CodeUnauthorized},
 		{"agent lists calls", nil, "GET", "/v1/calls", "agent:call-X", nil, 403, CodeForbidden},

@@ -9,16 +9,24 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/tonewall/tonewall/controller/api"
+	"github.com/tonewall/tonewall/controller/auth"
 	"github.com/tonewall/tonewall/controller/call"
 	"github.com/tonewall/tonewall/controller/capture"
 	"github.com/tonewall/tonewall/controller/card"
+	"github.com/tonewall/tonewall/controller/cluster"
 	"github.com/tonewall/tonewall/controller/esl"
 	"github.com/tonewall/tonewall/controller/media"
+	"github.com/tonewall/tonewall/controller/outbox"
 	"github.com/tonewall/tonewall/controller/payments"
 	"github.com/tonewall/tonewall/controller/secrets"
+	"github.com/tonewall/tonewall/controller/stream"
+	"github.com/tonewall/tonewall/controller/webhook"
 	"github.com/tonewall/tonewall/pluginsdk"
 )
 
@@ -63,6 +71,45 @@ type Options struct {
 	// Sink, when set, receives completed cards instead of the payment
 	// plugins (tests, embedding).
 	Sink call.Sink
+
+	// DataDir holds the embedded NATS JetStream server's files (the
+	// webhook outbox, the controllers' directory). Empty, with NATSURL
+	// empty too, runs without webhooks or clustering.
+	DataDir string
+	// NATSURL is an external NATS cluster to use instead of the embedded
+	// server, when several controllers work as one.
+	NATSURL string
+	// NATSClusterName, NATSClusterListen and NATSRoutes let the embedded
+	// server join other controllers' embedded servers as a cluster.
+	NATSClusterName   string
+	NATSClusterListen string
+	NATSRoutes        []string
+	// NodeID names this controller among several; hostname and a random
+	// suffix if empty.
+	NodeID string
+	// Webhooks are the CRM endpoints that receive outcomes.
+	Webhooks []webhook.Endpoint
+	// WebhookSecrets signs deliveries; the secret store's
+	// "webhook/<endpoint>" if nil.
+	WebhookSecrets webhook.Secrets
+	// AllowLoopbackWebhooks accepts http:// endpoints on loopback
+	// (development and tests).
+	AllowLoopbackWebhooks bool
+	// WebhookSchedule overrides the retry schedule (tests).
+	WebhookSchedule []time.Duration
+
+	// APIKeys authenticate CRMs and back offices; loaded from the secret
+	// "api/keys" when nil and a secret store is set. With neither, the API
+	// is open, which New allows only on a loopback address.
+	APIKeys *auth.Keys
+	// AgentSigningKey signs agent tokens; every controller of a cluster
+	// needs the same one. The secret "api/agent-signing" (key "current")
+	// when empty, else a random per-process key.
+	AgentSigningKey []byte
+	// PanelFrameAncestors are the origins allowed to embed the agent panel.
+	PanelFrameAncestors []string
+	// PublicURL is the controller's base URL as agents' browsers see it.
+	PublicURL string
 	// Observer receives progress events; may be nil.
 	Observer call.Observer
 	// Logger for everything; discards if nil.
@@ -122,7 +169,16 @@ type Daemon struct {
 	api     *api.Server
 	host    *payments.Host // nil when Options.Sink is set
 	prov    *providers
+	hub     *stream.Hub
+	signer  *auth.Signer
 	started time.Time
+
+	outbox *outbox.Outbox
+	sender *webhook.Sender
+	nc     *nats.Conn
+	notify atomic.Pointer[notifier]
+	member atomic.Pointer[cluster.Cluster]
+	unsubs []func()
 
 	baseCtx context.Context
 	cancel  context.CancelFunc
@@ -157,7 +213,7 @@ func New(opts Options) (*Daemon, error) {
 		Sink:            sink,
 		Providers:       check,
 		DefaultProvider: d.opts.DefaultProvider,
-		Observer:        opts.Observer,
+		Observer:        d.observers(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
@@ -169,11 +225,8 @@ func New(opts Options) (*Daemon, error) {
 		ReorderWindow:  opts.ReorderWindow,
 		Logger:         opts.Logger.With("component", "esl"),
 	})
-	d.api = &api.Server{
-		Addr:     opts.APIAddr,
-		Captures: mgr,
-		Health:   d.health,
-		Logger:   opts.Logger.With("component", "api"),
+	if err := d.newAPI(); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	return d, nil
 }
@@ -226,12 +279,29 @@ func (d *Daemon) Start() error {
 			return err
 		}
 	}
+	if d.opts.durable() {
+		ctx, cancel := context.WithTimeout(d.baseCtx, time.Minute)
+		err := d.startDurable(ctx)
+		cancel()
+		if err != nil {
+			d.closeDurable()
+			d.closePayments()
+			return err
+		}
+	}
+	if err := d.startAuth(); err != nil {
+		d.closeDurable()
+		d.closePayments()
+		return err
+	}
 	if err := d.api.Open(); err != nil {
+		d.closeDurable()
 		d.closePayments()
 		return err
 	}
 	if err := d.esl.Start(d.calls.Handle); err != nil {
 		_ = d.api.Close(context.Background())
+		d.closeDurable()
 		d.closePayments()
 		return err
 	}
@@ -265,7 +335,11 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 			err = aerr
 		}
 		cancel()
+		d.closeDurable()
 		d.closePayments()
+		for _, u := range d.unsubs {
+			u()
+		}
 		d.cancel()
 		d.stopErr = err
 		d.log.Info("stopped")

@@ -44,6 +44,8 @@ type config struct {
 	waitCapture bool
 	timeout     time.Duration
 	fieldWait   time.Duration
+	api         string // controller API base URL: start the capture there
+	token       string
 }
 
 func main() {
@@ -81,9 +83,11 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.controller, "controller", "127.0.0.1:8084", "controller address the switch dials (outbound Event Socket)")
 	fs.StringVar(&cfg.agent, "agent", "sofia/internal/7200@127.0.0.1", "agent destination, set as channel variable tonewall_agent")
 	fs.StringVar(&cfg.caller, "caller", fssim.DefaultCallerNumber, "customer caller id")
-	fs.StringVar(&cfg.card, "card", "", "card number to key (test cards only)")
-	fs.StringVar(&cfg.expiry, "expiry", "", "expiry to key, MMYY")
-	fs.StringVar(&cfg.cvv, "cvv", "", "CVV to key")
+	fs.StringVar(&cfg.card, "card", "4242424242424242", "card number to key (test cards only)")
+	fs.StringVar(&cfg.expiry, "expiry", "1230", "expiry to key, MMYY")
+	fs.StringVar(&cfg.cvv, "cvv", "123", "CVV to key")
+	fs.StringVar(&cfg.api, "api", "", "controller API base URL (e.g. http://127.0.0.1:8080): start the capture there, as the agent's screen would, and report its outcome")
+	fs.StringVar(&cfg.token, "api-token", os.Getenv("TONEWALL_API_TOKEN"), "bearer token for --api (default $TONEWALL_API_TOKEN)")
 	fs.StringVar(&cfg.postcode, "postcode", "", "postcode digits to key after the CVV (optional)")
 	fs.StringVar(&mode, "mode", "inband", "how the phone sends keys: inband, rfc2833, both or duplicate-inband")
 	fs.DurationVar(&cfg.spacing, "spacing", 150*time.Millisecond, "pause between key presses")
@@ -123,15 +127,18 @@ func digitsOnly(s string) bool {
 	return true
 }
 
-// field is one card field keyed by the customer.
+// field is one card field keyed by the customer. The card number and the
+// postcode end with '#'; expiry and CVV complete by their length, so a '#'
+// after the last of them would reach the agent once masking is off.
 type field struct {
 	name, digits string
+	hash         bool
 }
 
 func (c config) fields() []field {
-	fs := []field{{"card number", c.card}, {"expiry", c.expiry}, {"cvv", c.cvv}}
+	fs := []field{{"card number", c.card, true}, {"expiry", c.expiry, false}, {"cvv", c.cvv, false}}
 	if c.postcode != "" {
-		fs = append(fs, field{"postcode", c.postcode})
+		fs = append(fs, field{"postcode", c.postcode, true})
 	}
 	return fs
 }
@@ -165,7 +172,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 		return rep, fmt.Errorf("bridge: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "bridged to agent leg %s\n", call.B())
-	if cfg.waitCapture {
+	if cfg.api != "" {
+		id, err := startCapture(ctx, cfg, call.A())
+		if err != nil {
+			return rep, err
+		}
+		rep.captureID = id
+		fmt.Fprintf(os.Stderr, "capture %s started through the API\n", id)
+	}
+	if cfg.waitCapture || cfg.api != "" {
 		fmt.Fprintln(os.Stderr, "waiting for a capture: masking armed and a prompt played")
 		if err := waitFor(ctx, func() bool { return call.Media().Armed() && len(call.Prompts()) > 0 }); err != nil {
 			return rep, fmt.Errorf("waiting for the capture to start: %w", err)
@@ -182,8 +197,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 			fcancel()
 			seen = len(call.Prompts())
 		}
-		fmt.Fprintf(os.Stderr, "keying the %s (%d keys and #)\n", f.name, len(f.digits))
-		for _, d := range []byte(f.digits + "#") {
+		keys := f.digits
+		if f.hash {
+			keys += "#"
+		}
+		fmt.Fprintf(os.Stderr, "keying the %s (%d keys)\n", f.name, len(keys))
+		for _, d := range []byte(keys) {
 			if _, err := call.Press(ctx, d, cfg.mode); err != nil {
 				return rep, fmt.Errorf("key press in the %s: %w", f.name, err)
 			}
@@ -196,6 +215,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 	dctx, dcancel := context.WithTimeout(ctx, 3*time.Second)
 	waitFor(dctx, func() bool { return !call.Media().Armed() })
 	dcancel()
+	if rep.captureID != "" {
+		rep.outcome = captureOutcome(ctx, cfg, rep.captureID)
+	}
 	return rep, nil
 }
 

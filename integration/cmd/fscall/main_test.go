@@ -26,7 +26,8 @@ const (
 
 // fakeController is a scripted controller: it bridges the call to the agent
 // named in tonewall_agent, optionally arms masking, prompts each field and
-// moves to the next field at every '#'.
+// moves to the next field at the card number's '#' and when expiry and CVV
+// have all their digits, as the real engine does.
 type fakeController struct {
 	mask    bool   // run the masking sequence before prompting
 	leakVar string // if set, store this value in a channel variable (a bug)
@@ -112,10 +113,15 @@ func (f fakeController) serve(conn net.Conn) error {
 		cmd("api uuid_audio " + a + " start read mute 1")
 		cmd("api uuid_displace " + b + " start " + flatTone + " 0 m")
 	}
-	for i, prompt := range []string{"pan.wav", "expiry.wav", "cvv.wav"} {
-		cmd(fmt.Sprintf("api uuid_displace %s start /prompts/%d-%s 0 m", a, i, prompt))
-		if !wait("DTMF", "#") {
-			return fmt.Errorf("field %d never ended", i)
+	for i, fd := range []struct {
+		prompt string
+		keys   int // key presses that end the field
+	}{{"pan.wav", len(testCard) + 1}, {"expiry.wav", len(testExpiry)}, {"cvv.wav", len(testCVV)}} {
+		cmd(fmt.Sprintf("api uuid_displace %s start /prompts/%d-%s 0 m", a, i, fd.prompt))
+		for k := 0; k < fd.keys; k++ {
+			if !wait("DTMF", "") {
+				return fmt.Errorf("field %d never ended", i)
+			}
 		}
 	}
 	if f.mask {
@@ -191,7 +197,7 @@ func runAndPrint(t *testing.T, cfg config) (*report, string) {
 func TestMaskedCallPasses(t *testing.T) {
 	addr := startFake(t, fakeController{mask: true})
 	rep, out := runAndPrint(t, testConfig(t, addr, true))
-	want := len(testCard) + len(testExpiry) + len(testCVV) + 3
+	want := len(testCard) + 1 + len(testExpiry) + len(testCVV)
 	if len(rep.presses) != want || rep.leaked() {
 		t.Fatalf("presses %d (want %d), leaked %v\n%s", len(rep.presses), want, rep.leaked(), out)
 	}
@@ -230,7 +236,7 @@ func TestParseFlags(t *testing.T) {
 		want string // substring of the error, "" for success
 	}{
 		{"ok", []string{"--card", testCard, "--expiry", testExpiry, "--cvv", testCVV}, ""},
-		{"missing card", []string{"--expiry", testExpiry, "--cvv", testCVV}, "--card is required"},
+		{"empty card", []string{"--card", "", "--expiry", testExpiry, "--cvv", testCVV}, "--card is required"},
 		{"card not digits", []string{"--card", "4242-4242", "--expiry", testExpiry, "--cvv", testCVV}, "--card must contain digits only"},
 		{"bad mode", []string{"--card", testCard, "--expiry", testExpiry, "--cvv", testCVV, "--mode", "morse"}, "unknown DTMF mode"},
 	}

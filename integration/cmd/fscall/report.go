@@ -17,6 +17,8 @@ type report struct {
 	prompts    []string
 	commands   []string
 	cardInCmds int // commands or prompt names that carried a card field
+	captureID  string
+	outcome    string // the capture's outcome as the API reports it
 }
 
 // collect snapshots the call and redacts card fields from the command log.
@@ -93,6 +95,9 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "  commands from the controller:    %d\n", len(r.commands))
 	for _, c := range r.commands {
 		fmt.Fprintf(w, "    %s\n", strings.ReplaceAll(c, "\n", "\n      "))
+	}
+	if r.captureID != "" {
+		fmt.Fprintf(w, "  capture outcome (from the API):  %s\n", r.outcome)
 	}
 	if r.leaked() {
 		fmt.Fprintln(w, "RESULT: FAIL - card data reached the agent, a recording or the switch's command log")

@@ -1,0 +1,99 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/tonewall/tonewall/controller/api/webhookapi"
+	"github.com/tonewall/tonewall/controller/call"
+	"github.com/tonewall/tonewall/controller/cluster"
+	"github.com/tonewall/tonewall/controller/outbox"
+	"github.com/tonewall/tonewall/controller/webhook"
+)
+
+// durable reports whether the NATS-backed parts (webhook outbox, cluster
+// directory) are configured.
+func (o *Options) durable() bool { return o.DataDir != "" || o.NATSURL != "" }
+
+// startDurable opens the outbox (an embedded NATS JetStream server under
+// DataDir, or the cluster at NATSURL), starts webhook delivery, and joins
+// the controllers' directory so that API requests reach the controller
+// holding the call.
+func (d *Daemon) startDurable(ctx context.Context) error {
+	o := d.opts
+	ob, err := outbox.Open(ctx, outbox.Options{
+		URL:        o.NATSURL,
+		DataDir:    filepath.Join(o.DataDir, "nats"),
+		ServerName: o.NodeID,
+		Cluster:    outbox.Cluster{Name: o.NATSClusterName, Listen: o.NATSClusterListen, Routes: o.NATSRoutes},
+		Logger:     o.Logger.With("component", "outbox"),
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	d.outbox = ob
+	sec := o.WebhookSecrets
+	if sec == nil && o.Secrets != nil {
+		sec = webhookSecrets{o.Secrets}
+	}
+	if sec == nil {
+		sec = webhook.StaticSecrets{}
+	}
+	sender, err := webhook.New(ctx, ob, webhook.Options{
+		Endpoints:         o.Webhooks,
+		Secrets:           sec,
+		AllowLoopbackHTTP: o.AllowLoopbackWebhooks,
+		Schedule:          o.WebhookSchedule,
+		Logger:            o.Logger.With("component", "webhook"),
+	})
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	if err := sender.Start(d.baseCtx); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	d.sender = sender
+	d.api.Deliveries = webhookapi.New(sender)
+	d.notify.Store(newNotifier(d.baseCtx, sender, func() *call.Manager { return d.calls }, o.Logger.With("component", "webhook")))
+
+	nc, err := nats.Connect(ob.ClientURL(), nats.Name("tonewall-cluster-"+o.NodeID), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	d.nc = nc
+	member, err := cluster.New(ctx, cluster.Options{
+		Conn:     nc,
+		NodeID:   o.NodeID,
+		Local:    cluster.ManagerLocal(d.calls),
+		Replicas: ob.Replicas(),
+		Logger:   o.Logger.With("component", "cluster"),
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	d.member.Store(member)
+	d.api.Wrap = member.Middleware
+	return nil
+}
+
+// closeDurable stops what startDurable started, in reverse.
+func (d *Daemon) closeDurable() {
+	if m := d.member.Load(); m != nil {
+		_ = m.Close()
+	}
+	if d.nc != nil {
+		d.nc.Close()
+	}
+	if d.sender != nil {
+		_ = d.sender.Close()
+	}
+	if n := d.notify.Load(); n != nil {
+		n.close()
+	}
+	if d.outbox != nil {
+		_ = d.outbox.Close()
+	}
+}
