@@ -226,6 +226,12 @@ func (c *Cluster) serveForwarded(m *nats.Msg) {
 		c.respondError(m, http.StatusInternalServerError, CodeInternal, "internal error")
 		return
 	}
+	if ctx.Err() != nil {
+		// The requester has given up (its timeout is the same): an answer
+		// now could be a handler's half-written one. Say so instead.
+		c.respondError(m, http.StatusServiceUnavailable, CodeControllerUnavailable, "the controller holding the call did not answer in time")
+		return
+	}
 	status, body := rec.result()
 	if rec.overflow {
 		c.log.Error("forwarded answer too large", "method", r.Method, "path", r.URL.Path, "limit", c.limit)
