@@ -75,6 +75,8 @@ type env struct {
 	sink *call.RecordingSink
 	out  *outputs
 	evs  *events
+	// token, if set, is sent as the bearer token with every API request.
+	token string
 }
 
 func newEnv(t testing.TB, mutate func(*daemon.Options)) *env {
@@ -159,6 +161,9 @@ func (e *env) api(method, path string, body any, into any) int {
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if e.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

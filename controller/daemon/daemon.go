@@ -269,9 +269,10 @@ func (d *Daemon) Start() error {
 	d.started = time.Now()
 	if d.host != nil {
 		ctx, cancel := context.WithTimeout(d.baseCtx, time.Minute)
+		d.prov.preload(ctx, d)
 		err := d.host.Start(ctx)
 		if err == nil {
-			d.prov.loadSecrets(ctx, d)
+			d.prov.follow(d)
 		}
 		cancel()
 		if err != nil {

@@ -99,10 +99,38 @@ func (p *providers) Usable(name string) error {
 	return nil
 }
 
-// loadSecrets delivers each plugin's credentials and follows rotations.
-// A secret that cannot be loaded now (Vault down, path missing) leaves that
-// provider unusable, with the reason logged, until a later version arrives.
-func (p *providers) loadSecrets(ctx context.Context, d *Daemon) {
+// preload hands each plugin its credentials before the plugins start, so
+// their first Configure carries them. A secret that cannot be loaded now
+// (Vault down, path missing) leaves that provider unusable, with the reason
+// logged, until a version arrives.
+func (p *providers) preload(ctx context.Context, d *Daemon) {
+	if p.source == nil {
+		return
+	}
+	for _, pl := range p.plugins {
+		if pl.Secret == "" {
+			continue
+		}
+		s, err := p.source.Get(ctx, pl.Secret)
+		if err != nil {
+			d.log.Error("provider credentials not loaded; captures for it are refused until they are", "provider", pl.Name, "secret", pl.Secret, "err", err)
+			continue
+		}
+		data := s.Data.Clone()
+		err = p.host.SetSecrets(pl.Name, data)
+		for _, v := range data {
+			clear(v)
+		}
+		if err == nil {
+			p.mu.Lock()
+			p.configured[pl.Name] = true
+			p.mu.Unlock()
+		}
+	}
+}
+
+// follow delivers every later version of each plugin's credentials.
+func (p *providers) follow(d *Daemon) {
 	if p.source == nil {
 		return
 	}
@@ -114,12 +142,6 @@ func (p *providers) loadSecrets(ctx context.Context, d *Daemon) {
 		p.unsubs = append(p.unsubs, p.source.Subscribe(pl.Secret, func(s secrets.Secret) {
 			p.configure(d.baseCtx, d, name, s)
 		}))
-		s, err := p.source.Get(ctx, pl.Secret)
-		if err != nil {
-			d.log.Error("provider credentials not loaded; captures for it are refused until they are", "provider", name, "secret", pl.Secret, "err", err)
-			continue
-		}
-		p.configure(ctx, d, name, s)
 	}
 }
 

@@ -184,6 +184,17 @@ func (h *Host) Configure(ctx context.Context, name string, secrets map[string][]
 	return nil
 }
 
+// SetSecrets stores secrets as the plugin's latest without sending them:
+// before Start, so that the plugin's first Configure carries them.
+func (h *Host) SetSecrets(name string, secrets map[string][]byte) error {
+	inst, err := h.instance(name)
+	if err != nil {
+		return err
+	}
+	inst.storeSecrets(secrets)
+	return nil
+}
+
 func (h *Host) instance(name string) (*instance, error) {
 	h.mu.Lock()
 	closed := h.closed

@@ -2,6 +2,7 @@ package payments
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -140,8 +141,14 @@ func (p *instance) launch(ctx context.Context) (*generation, error) {
 	}
 	g := &generation{client: c, prov: prov, desc: desc, upAt: time.Now()}
 	if err := p.configure(cctx, g); err != nil {
-		c.Kill()
-		return nil, fmt.Errorf("payments: plugin %q: configure: %w", p.cfg.Name, err)
+		if errors.Is(err, pluginsdk.ErrPluginGone) || errors.Is(err, pluginsdk.ErrDeadline) {
+			c.Kill()
+			return nil, fmt.Errorf("payments: plugin %q: configure: %w", p.cfg.Name, err)
+		}
+		// The plugin refused its configuration (typically: its credentials
+		// are not loaded yet). It stays up and answers not-configured until
+		// a later Configure succeeds.
+		p.hostLog.Warn("payment plugin is up but not configured", "plugin", p.cfg.Name, "err", err)
 	}
 	return g, nil
 }
