@@ -115,7 +115,7 @@ func (p *Provider) modify(ctx context.Context, op pluginsdk.Operation, req *plug
 		return nil, pluginsdk.Errorf(pluginsdk.KindInternal, "adyen: encode modification: %v", err)
 	}
 	path := "/payments/" + req.ProviderReference + "/" + modificationPaths[op]
-	key := stepKey(req.IdempotencyKey, "", maxIdempotencyKey)
+	key := pluginsdk.StepKey(req.IdempotencyKey, "", maxIdempotencyKey)
 	p.journal.record(req.TransactionID, journalEntry{op: op, path: path, idemKey: key, replay: replay, result: nil})
 
 	ex := p.post(ctx, cfg, path, key, data)

@@ -87,9 +87,9 @@ func (p *Provider) pay(ctx context.Context, op pluginsdk.Operation, req *plugins
 	}
 	start := time.Now()
 	base := pluginsdk.Result{TransactionID: req.TransactionID}
-	if cardProblem(&req.Card) == pluginsdk.ReasonNone {
-		base.Brand = brand(req.Card.Number)
-		base.Last4 = last4(req.Card.Number)
+	if pluginsdk.CardProblem(&req.Card) == pluginsdk.ReasonNone {
+		base.Brand = pluginsdk.CardBrand(req.Card.Number)
+		base.Last4 = pluginsdk.Last4(req.Card.Number)
 		base.ExpiryMonth = req.Card.ExpiryMonth
 		base.ExpiryYear = req.Card.ExpiryYear
 	}
@@ -127,14 +127,14 @@ func (p *Provider) pay(ctx context.Context, op pluginsdk.Operation, req *plugins
 
 	body := cardBody(&req.Card, tailJSON)
 	replay := append([]byte(`{"paymentMethod":{"type":"scheme"},`), tailJSON[1:]...)
-	key := stepKey(req.IdempotencyKey, "", maxIdempotencyKey)
+	key := pluginsdk.StepKey(req.IdempotencyKey, "", maxIdempotencyKey)
 	p.journal.record(req.TransactionID, journalEntry{
 		op: op, path: "/payments", idemKey: key, replay: replay,
 		amount: pluginsdk.Money{Minor: tail.Amount.Value, Currency: tail.Amount.Currency},
 	})
 
 	ex := p.post(ctx, cfg, "/payments", key, body)
-	wipe(body)
+	pluginsdk.Wipe(body)
 
 	r := interpretPayment(op, base, ex, &req.Card, shopperRef)
 	p.journal.record(req.TransactionID, journalEntry{
@@ -155,7 +155,7 @@ func rejectPayment(op pluginsdk.Operation, req *pluginsdk.PaymentRequest, base p
 		r.ProviderMessage = "only the moto channel is supported"
 		return r, true
 	}
-	if reason := cardProblem(&req.Card); reason != pluginsdk.ReasonNone {
+	if reason := pluginsdk.CardProblem(&req.Card); reason != pluginsdk.ReasonNone {
 		r.Reason = reason
 		r.ProviderMessage = "card rejected before sending"
 		return r, true
@@ -190,9 +190,9 @@ func cardBody(c *pluginsdk.Card, tail []byte) []byte {
 	b = append(b, `{"paymentMethod":{"type":"scheme","number":"`...)
 	b = append(b, c.Number...)
 	b = append(b, `","expiryMonth":"`...)
-	b = appendTwoDigits(b, c.ExpiryMonth)
+	b = pluginsdk.AppendTwoDigits(b, c.ExpiryMonth)
 	b = append(b, `","expiryYear":"`...)
-	b = appendFourDigits(b, c.ExpiryYear)
+	b = pluginsdk.AppendFourDigits(b, c.ExpiryYear)
 	b = append(b, '"')
 	if len(c.CVC) > 0 {
 		b = append(b, `,"cvc":"`...)
@@ -271,7 +271,7 @@ func interpretPayment(op pluginsdk.Operation, base pluginsdk.Result, ex exchange
 	}
 	r.ProviderReference = pr.PSPReference
 	r.ProviderCode = pr.ResultCode
-	r.ProviderMessage = redact(pr.RefusalReason, card)
+	r.ProviderMessage = pluginsdk.RedactCard(pr.RefusalReason, card)
 	switch pr.ResultCode {
 	case "Authorised":
 		r.Outcome = pluginsdk.OutcomeApproved
@@ -319,7 +319,7 @@ func errorResult(r pluginsdk.Result, ex exchange, card *pluginsdk.Card) pluginsd
 	var se serviceError
 	_ = json.Unmarshal(ex.body, &se)
 	r.ProviderCode = se.ErrorCode
-	r.ProviderMessage = redact(se.Message, card)
+	r.ProviderMessage = pluginsdk.RedactCard(se.Message, card)
 	if r.ProviderMessage == "" {
 		r.ProviderMessage = fmt.Sprintf("http status %d", ex.status)
 	}

@@ -82,7 +82,7 @@ func errorResult(base pluginsdk.Result, err error, sent bool, charge bool, card 
 	if se.DeclineCode != "" {
 		r.ProviderCode = string(se.DeclineCode)
 	}
-	r.ProviderMessage = redact(se.Msg, card)
+	r.ProviderMessage = pluginsdk.RedactCard(se.Msg, card)
 	if se.PaymentIntent != nil && se.PaymentIntent.ID != "" {
 		r.ProviderReference = se.PaymentIntent.ID
 	}

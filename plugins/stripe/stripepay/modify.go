@@ -43,7 +43,7 @@ func (p *Provider) modify(ctx context.Context, op pluginsdk.Operation, req *plug
 	defer cancel()
 	tctx, sent := traced(ctx)
 	base := pluginsdk.Result{TransactionID: req.TransactionID, ProviderReference: req.ProviderReference}
-	key := stepKey(req.IdempotencyKey, "", maxIdempotencyKey)
+	key := pluginsdk.StepKey(req.IdempotencyKey, "", maxIdempotencyKey)
 	var r pluginsdk.Result
 	switch op {
 	case pluginsdk.OpCapture:

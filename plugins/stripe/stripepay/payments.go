@@ -49,10 +49,10 @@ func (p *Provider) pay(ctx context.Context, op pluginsdk.Operation, req *plugins
 		p.logResult(ctx, op, &r, start)
 		return &r, nil
 	}
-	if reason := cardProblem(&req.Card); reason != pluginsdk.ReasonNone {
+	if reason := pluginsdk.CardProblem(&req.Card); reason != pluginsdk.ReasonNone {
 		return reject(reason, "card rejected before sending")
 	}
-	base.Brand, base.Last4 = brand(req.Card.Number), last4(req.Card.Number)
+	base.Brand, base.Last4 = pluginsdk.CardBrand(req.Card.Number), pluginsdk.Last4(req.Card.Number)
 	base.ExpiryMonth, base.ExpiryYear = req.Card.ExpiryMonth, req.Card.ExpiryYear
 	if req.Channel != "" && req.Channel != pluginsdk.ChannelMOTO {
 		return reject(pluginsdk.ReasonUnsupportedFeature, "only the moto channel is supported")
@@ -82,7 +82,7 @@ func (p *Provider) pay(ctx context.Context, op pluginsdk.Operation, req *plugins
 			},
 		}
 		params.Metadata = meta
-		params.SetIdempotencyKey(stepKey(req.IdempotencyKey, "-seti", maxIdempotencyKey))
+		params.SetIdempotencyKey(pluginsdk.StepKey(req.IdempotencyKey, "-seti", maxIdempotencyKey))
 		si, err := cfg.sc.V1SetupIntents.Create(tctx, params)
 		if err != nil {
 			r = errorResult(base, err, sent.Load(), true, &req.Card)
@@ -111,7 +111,7 @@ func (p *Provider) pay(ctx context.Context, op pluginsdk.Operation, req *plugins
 		params.Description = stripe.String(req.Reference)
 	}
 	params.Metadata = meta
-	params.SetIdempotencyKey(stepKey(req.IdempotencyKey, "-pi", maxIdempotencyKey))
+	params.SetIdempotencyKey(pluginsdk.StepKey(req.IdempotencyKey, "-pi", maxIdempotencyKey))
 	pi, err := cfg.sc.V1PaymentIntents.Create(tctx, params)
 	if err != nil {
 		r = errorResult(base, err, sent.Load(), true, &req.Card)
@@ -141,7 +141,7 @@ func (p *Provider) createPaymentMethod(ctx context.Context, cfg *config, req *pl
 	}
 	body = append(body, "&metadata%5B"+metadataKey+"%5D="...)
 	body = append(body, formEscape(req.TransactionID)...)
-	defer wipe(body)
+	defer pluginsdk.Wipe(body)
 
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.base+"/v1/payment_methods", bytes.NewReader(body))
 	if err != nil {
@@ -151,7 +151,7 @@ func (p *Provider) createPaymentMethod(ctx context.Context, cfg *config, req *pl
 	}
 	hreq.Header.Set("Authorization", "Bearer "+cfg.apiKey)
 	hreq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	hreq.Header.Set("Idempotency-Key", stepKey(req.IdempotencyKey, "-pm", maxIdempotencyKey))
+	hreq.Header.Set("Idempotency-Key", pluginsdk.StepKey(req.IdempotencyKey, "-pm", maxIdempotencyKey))
 	hreq.Header.Set("Stripe-Version", stripe.APIVersion)
 	resp, err := p.http.Do(hreq)
 	if err != nil {

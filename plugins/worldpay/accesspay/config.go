@@ -113,5 +113,5 @@ func transactionReference(txn string) string {
 	if len(txn) <= maxTxnReference && txnRefPattern.MatchString(txn) {
 		return txn
 	}
-	return "tw-" + stepKey(txn, "", 48)
+	return "tw-" + pluginsdk.StepKey(txn, "", 48)
 }

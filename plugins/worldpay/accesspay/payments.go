@@ -112,9 +112,9 @@ func (p *Provider) pay(ctx context.Context, op pluginsdk.Operation, req *plugins
 		return &r, nil
 	}
 	base := pluginsdk.Result{TransactionID: req.TransactionID}
-	if cardProblem(&req.Card) == pluginsdk.ReasonNone {
-		base.Brand = brand(req.Card.Number)
-		base.Last4 = last4(req.Card.Number)
+	if pluginsdk.CardProblem(&req.Card) == pluginsdk.ReasonNone {
+		base.Brand = pluginsdk.CardBrand(req.Card.Number)
+		base.Last4 = pluginsdk.Last4(req.Card.Number)
 		base.ExpiryMonth = req.Card.ExpiryMonth
 		base.ExpiryYear = req.Card.ExpiryYear
 	}
@@ -150,7 +150,7 @@ func (p *Provider) pay(ctx context.Context, op pluginsdk.Operation, req *plugins
 	}
 	body := cardBody(&req.Card, holder, headJSON, tailJSON)
 	ex := p.call(ctx, cfg, "POST", cfg.baseStr+"/api/payments", jsonAccept, req.IdempotencyKey, body)
-	wipe(body)
+	pluginsdk.Wipe(body)
 
 	r := interpretPayment(cfg, op, base, ex, &req.Card, pluginsdk.Money{Minor: tail.Value.Amount, Currency: tail.Value.Currency})
 	if r.Outcome != pluginsdk.OutcomeUnknown {
@@ -168,7 +168,7 @@ func rejectPayment(op pluginsdk.Operation, req *pluginsdk.PaymentRequest, base p
 		r.ProviderMessage = "only the moto channel is supported"
 		return r, true
 	}
-	if reason := cardProblem(&req.Card); reason != pluginsdk.ReasonNone {
+	if reason := pluginsdk.CardProblem(&req.Card); reason != pluginsdk.ReasonNone {
 		r.Reason = reason
 		r.ProviderMessage = "card rejected before sending"
 		return r, true
@@ -259,7 +259,7 @@ func interpretPayment(cfg *config, op pluginsdk.Operation, base pluginsdk.Result
 		r.Outcome = pluginsdk.OutcomeDeclined
 		r.Reason = refusalReason(pr.RefusalCode)
 		r.ProviderCode = pr.RefusalCode
-		r.ProviderMessage = redact(pr.RefusalDescription, card)
+		r.ProviderMessage = pluginsdk.RedactCard(pr.RefusalDescription, card)
 	case "fraudHighRisk":
 		r.Outcome = pluginsdk.OutcomeDeclined
 		r.Reason = pluginsdk.ReasonCardDeclined
@@ -291,12 +291,12 @@ func errorResult(r pluginsdk.Result, ex exchange, card *pluginsdk.Card) pluginsd
 	var er errorResponse
 	_ = json.Unmarshal(ex.body, &er)
 	r.ProviderCode = er.ErrorName
-	r.ProviderMessage = redact(er.Message, card)
+	r.ProviderMessage = pluginsdk.RedactCard(er.Message, card)
 	var paths []string
 	for _, v := range er.ValidationErrors {
 		paths = append(paths, v.JSONPath)
 		if v.Message != "" {
-			r.ProviderMessage += "; " + v.JSONPath + ": " + redact(v.Message, card)
+			r.ProviderMessage += "; " + v.JSONPath + ": " + pluginsdk.RedactCard(v.Message, card)
 		}
 	}
 	if r.ProviderMessage == "" {

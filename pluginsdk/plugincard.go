@@ -1,28 +1,29 @@
-package accesspay
+package pluginsdk
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
 	"strings"
-
-	"github.com/tonewall/tonewall/pluginsdk"
 )
 
-// cardProblem checks the card before anything is sent and returns the
+// Helpers for provider plugins: checking and describing the card they get
+// without printing it, wiping buffers, and deriving per-call idempotency keys.
+
+// CardProblem checks the card before anything is sent and returns the
 // normalised reason when it cannot be used. It never looks at more than it
 // needs and never formats the digits.
-func cardProblem(c *pluginsdk.Card) pluginsdk.Reason {
+func CardProblem(c *Card) Reason {
 	if n := len(c.Number); n < 12 || n > 19 || !allDigits(c.Number) {
-		return pluginsdk.ReasonInvalidNumber
+		return ReasonInvalidNumber
 	}
 	if c.ExpiryMonth < 1 || c.ExpiryMonth > 12 || c.ExpiryYear < 2000 || c.ExpiryYear > 2099 {
-		return pluginsdk.ReasonInvalidExpiryDate
+		return ReasonInvalidExpiryDate
 	}
 	if n := len(c.CVC); n != 0 && (n < 3 || n > 4 || !allDigits(c.CVC)) {
-		return pluginsdk.ReasonInvalidCVC
+		return ReasonInvalidCVC
 	}
-	return pluginsdk.ReasonNone
+	return ReasonNone
 }
 
 func allDigits(b []byte) bool {
@@ -34,16 +35,16 @@ func allDigits(b []byte) bool {
 	return true
 }
 
-// last4 returns the last four digits of a valid PAN.
-func last4(pan []byte) string {
+// Last4 returns the last four digits of a valid PAN.
+func Last4(pan []byte) string {
 	if len(pan) < 4 {
 		return ""
 	}
 	return string(pan[len(pan)-4:])
 }
 
-// brand names the card scheme from the IIN, using the controller's names.
-func brand(pan []byte) string {
+// CardBrand names the card scheme from the IIN, using the controller's names.
+func CardBrand(pan []byte) string {
 	if len(pan) < 6 {
 		return ""
 	}
@@ -71,27 +72,27 @@ func brand(pan []byte) string {
 	return ""
 }
 
-// appendTwoDigits appends n as two ASCII digits.
-func appendTwoDigits(dst []byte, n int) []byte {
+// AppendTwoDigits appends n as two ASCII digits.
+func AppendTwoDigits(dst []byte, n int) []byte {
 	return append(dst, byte('0'+n/10%10), byte('0'+n%10))
 }
 
-// appendFourDigits appends n as four ASCII digits.
-func appendFourDigits(dst []byte, n int) []byte {
+// AppendFourDigits appends n as four ASCII digits.
+func AppendFourDigits(dst []byte, n int) []byte {
 	return append(dst, byte('0'+n/1000%10), byte('0'+n/100%10), byte('0'+n/10%10), byte('0'+n%10))
 }
 
-// wipe zeroes a buffer that held card data.
-func wipe(b []byte) {
+// Wipe zeroes a buffer that held card data.
+func Wipe(b []byte) {
 	clear(b[:cap(b)])
 }
 
 var longDigits = regexp.MustCompile(`[0-9][0-9 -]{10,}[0-9]`)
 
-// redact removes anything that could be card data from a provider message:
+// RedactCard removes anything that could be card data from a provider message:
 // runs of twelve or more digits (optionally spaced) and the request's own
 // CVC. The result is safe to return, log and display.
-func redact(msg string, c *pluginsdk.Card) string {
+func RedactCard(msg string, c *Card) string {
 	if msg == "" {
 		return msg
 	}
@@ -137,9 +138,9 @@ func replaceDigitRun(s, token string) string {
 	return b.String()
 }
 
-// stepKey derives the idempotency key for one provider call from the host's
+// StepKey derives the idempotency key for one provider call from the host's
 // key: the key plus a step suffix, hashed to fit when it would be too long.
-func stepKey(key, suffix string, limit int) string {
+func StepKey(key, suffix string, limit int) string {
 	k := key + suffix
 	if len(k) <= limit {
 		return k
