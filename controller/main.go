@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/tonewall/tonewall/controller/daemon"
@@ -40,6 +41,9 @@ func run(args []string, stderr *os.File) error {
 	}
 	if cfg == nil { // --help
 		return nil
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(cfg.gcPercent)
 	}
 	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 	cfg.opts.Logger = log

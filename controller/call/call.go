@@ -170,6 +170,10 @@ func (c *Call) run(ctx context.Context) {
 		if pending {
 			held.Reset(time.Until(next))
 		}
+		evs = evs[:0]
+		if cap(evs) > 8 {
+			evs = nil // an idle call keeps no buffer
+		}
 	}
 }
 

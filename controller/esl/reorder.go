@@ -64,6 +64,9 @@ func (r *reorderer) pop(now time.Time, out []Event) []Event {
 		}
 		out = append(out, h.ev)
 	}
+	if len(r.pending) == 0 {
+		r.pending = nil // an idle call keeps no buffer
+	}
 	return out
 }
 

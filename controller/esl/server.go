@@ -19,7 +19,7 @@ const (
 	DefaultAddr           = "127.0.0.1:8084"
 	DefaultCommandTimeout = 5 * time.Second
 	DefaultConnectTimeout = 5 * time.Second
-	DefaultReorderWindow  = 2 * time.Millisecond
+	DefaultReorderWindow  = time.Millisecond
 )
 
 // Handler runs one call. It must return when the call is over; the

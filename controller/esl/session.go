@@ -51,8 +51,9 @@ type Session struct {
 }
 
 // ChannelData returns what the session keeps of the connect reply (the
-// controlled leg's channel data): Unique-ID, Channel-Name, the Caller-*
-// headers and the variable_tonewall_* channel variables. The rest (some
+// controlled leg's channel data): Unique-ID, Channel-Name, the caller's
+// number and name, the destination number and the variable_tonewall_*
+// channel variables. The rest (some
 // hundred headers) is dropped to keep an idle call small.
 func (s *Session) ChannelData() Event { return s.data }
 
@@ -265,14 +266,18 @@ func newSession(conn *eslgo.Conn, connect *eslgo.RawResponse, log *slog.Logger, 
 	return s, nil
 }
 
-// keepChannelData copies the headers a call needs out of the connect reply.
+// keepChannelData copies the headers a call needs out of the connect reply,
+// so that the reply itself (some hundred headers) can be collected.
 func keepChannelData(h textproto.MIMEHeader) textproto.MIMEHeader {
-	out := make(textproto.MIMEHeader, 16)
+	out := make(textproto.MIMEHeader, 8)
 	for k, v := range h {
 		switch {
 		case k == "Event-Name", k == "Unique-Id", k == "Channel-Name",
-			strings.HasPrefix(k, "Caller-"), strings.HasPrefix(k, "Variable_tonewall_"):
-			out[k] = v
+			k == "Caller-Caller-Id-Number", k == "Caller-Caller-Id-Name", k == "Caller-Destination-Number",
+			strings.HasPrefix(k, "Variable_tonewall_"):
+			if len(v) > 0 {
+				out[k] = []string{strings.Clone(v[0])}
+			}
 		}
 	}
 	return out

@@ -26,6 +26,7 @@ const (
 
 type captureResult struct {
 	captures   int
+	idle       int
 	gap        time.Duration
 	completed  int
 	elapsed    time.Duration
@@ -36,9 +37,9 @@ type captureResult struct {
 }
 
 func (r captureResult) String() string {
-	return fmt.Sprintf("captures at once: %d, keying every %v, completed %d in %v (%.1f captures/s)\n"+
+	return fmt.Sprintf("captures at once: %d (with %d idle calls held), keying every %v, completed %d in %v (%.1f captures/s)\n"+
 		"digit leaving the simulator -> progress event (%d digits): p50 %v, p99 %v, max %v; late events %d",
-		r.captures, r.gap, r.completed, r.elapsed.Round(time.Millisecond), float64(r.completed)/r.elapsed.Seconds(),
+		r.captures, r.idle, r.gap, r.completed, r.elapsed.Round(time.Millisecond), float64(r.completed)/r.elapsed.Seconds(),
 		r.samples, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.max.Round(time.Microsecond), r.lateEvents)
 }
 
@@ -69,7 +70,7 @@ func (d *digitClock) Observe(ev call.Event) {
 // (so the controller's heap and CPU are its own); captures start over about
 // a second, as agents would start them, and every caller keys a whole
 // card. Both processes stamp times with the wall clock of the same machine.
-func runCaptures(ctx context.Context, log *slog.Logger, m int, window, gap time.Duration) (captureResult, error) {
+func runCaptures(ctx context.Context, log *slog.Logger, m, idle int, window, gap time.Duration) (captureResult, error) {
 	clock := &digitClock{seen: make(map[string]time.Time), done: make(map[string]string)}
 	d, err := startController(log, window, clock)
 	if err != nil {
@@ -84,7 +85,7 @@ func runCaptures(ctx context.Context, log *slog.Logger, m int, window, gap time.
 	if err != nil {
 		return captureResult{}, err
 	}
-	cmd := exec.CommandContext(ctx, self, "--calls", strconv.Itoa(m), "--key", "--key-gap", gap.String())
+	cmd := exec.CommandContext(ctx, self, "--calls", strconv.Itoa(m), "--idle", strconv.Itoa(idle), "--key", "--key-gap", gap.String())
 	cmd.Env = append(os.Environ(), childEnv+"="+d.ESLAddr())
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -120,7 +121,7 @@ func runCaptures(ctx context.Context, log *slog.Logger, m int, window, gap time.
 		case "call":
 			ids = append(ids, f[1])
 		case "bridged":
-			if err := waitBridged(d.Calls(), len(ids)); err != nil {
+			if err := waitBridged(d.Calls(), len(ids)+idle); err != nil {
 				return captureResult{}, err
 			}
 			start = time.Now()
@@ -182,6 +183,7 @@ keyed:
 	}
 	return captureResult{
 		captures:   m,
+		idle:       idle,
 		gap:        gap,
 		completed:  completed,
 		elapsed:    elapsed,

@@ -136,12 +136,13 @@ func runSwitch(addr string, args []string) error {
 	fs := pflag.NewFlagSet("switch", pflag.ContinueOnError)
 	n := fs.Int("calls", 1000, "")
 	keying := fs.Bool("key", false, "")
+	idle := fs.Int("idle", 0, "")
 	gap := fs.Duration("key-gap", 300*time.Millisecond, "")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *keying {
-		return keyCards(addr, *n, *gap)
+		return keyCards(addr, *n, *idle, *gap)
 	}
 	sw := fssim.New(fssim.Options{Logger: slog.New(slog.DiscardHandler)})
 	defer sw.Close()

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -36,7 +37,9 @@ func main() {
 	}
 	calls := pflag.Int("calls", 10000, "idle calls to hold at once (0 skips)")
 	captures := pflag.Int("captures", 1000, "captures to run at once (0 skips)")
+	idle := pflag.Int("idle", 9000, "idle calls held while the captures run (so that 10,000 calls are up)")
 	window := pflag.Duration("event-reorder-window", 0, "controller's event reorder window (0: its default)")
+	gcPercent := pflag.Int("gc-percent", 400, "garbage collector target, as the controller's --gc-percent (GOGC in the environment wins)")
 	gap := pflag.Duration("key-gap", 300*time.Millisecond, "pause between a caller's key presses")
 	cpuProfile := pflag.String("cpuprofile", "", "write a CPU profile of the captures phase to this file")
 	memProfile := pflag.String("memprofile", "", "write an allocation profile to this file at the end")
@@ -63,7 +66,10 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	raiseFileLimit(4*(*calls) + 4*(*captures) + 1024)
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(*gcPercent)
+	}
+	raiseFileLimit(4*(*calls) + 4*(*captures+*idle) + 1024)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx := context.Background()
 	if *calls > 0 {
@@ -75,7 +81,7 @@ func main() {
 		fmt.Println(r)
 	}
 	if *captures > 0 {
-		r, err := runCaptures(ctx, log, *captures, *window, *gap)
+		r, err := runCaptures(ctx, log, *captures, *idle, *window, *gap)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "captures:", err)
 			os.Exit(1)

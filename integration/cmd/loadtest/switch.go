@@ -20,7 +20,7 @@ import (
 //	bridged <n>
 //	sent <call id> <field> <digit number> <unix nanoseconds>
 //	done
-func keyCards(addr string, n int, gap time.Duration) error {
+func keyCards(addr string, n, idle int, gap time.Duration) error {
 	sw := fssim.New(fssim.Options{Logger: slog.New(slog.DiscardHandler)})
 	defer sw.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -37,10 +37,26 @@ func keyCards(addr string, n int, gap time.Duration) error {
 		out.Flush()
 		mu.Unlock()
 	}
-	calls := make([]*fssim.Call, n)
 	var wg sync.WaitGroup
-	errc := make(chan error, n)
+	errc := make(chan error, n+idle)
 	sem := make(chan struct{}, 200) // dial in waves, as a busy switch would
+	// Idle calls first: bridged and held, no capture, for the whole run.
+	for i := 0; i < idle; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := sw.Dial(ctx, addr, fssim.CallOptions{Variables: map[string]string{"tonewall_agent": "user/1001"}})
+			if err == nil {
+				err = c.WaitBridged(ctx)
+			}
+			if err != nil {
+				errc <- err
+			}
+		}()
+	}
+	calls := make([]*fssim.Call, n)
 	for i := range calls {
 		wg.Add(1)
 		sem <- struct{}{}
