@@ -9,8 +9,8 @@
 // card holder name (DECLINED, NOT_ENOUGH_BALANCE, CARD_EXPIRED, CVC_DECLINED,
 // BLOCK_CARD, INVALID_CARD, ISSUER_UNAVAILABLE, FRAUD, ERROR, RECEIVED), plus
 // names for transport faults no test environment offers: TW_HTTP_500,
-// TW_HTTP_401, TW_SLOW (answers only after the client gave up, then
-// remembers an authorisation) and TW_RESET (authorises, then drops the
+// TW_HTTP_401, TW_SLOW (authorises at once, then answers only after
+// the client gave up) and TW_RESET (authorises, then drops the
 // connection without answering). Paths under /slow/ are answered late, the
 // same way, whatever the card (see SlowSettings).
 package adyentest
@@ -257,11 +257,13 @@ func (s *Server) payments1(w http.ResponseWriter, r *http.Request, key string, b
 		s.write(w, "error-401", nil)
 		return
 	case "TW_SLOW":
+		// The payment is made at once; only the answer is late, so a status
+		// query sent the moment the client gives up finds it.
+		s.remember(key, "payments-authorised", authorised, f, psp)
 		select {
 		case <-r.Context().Done():
 		case <-time.After(10 * time.Second):
 		}
-		s.remember(key, "payments-authorised", authorised, f, psp)
 		return
 	case "TW_RESET":
 		s.remember(key, "payments-authorised", authorised, f, psp)
