@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -239,9 +240,12 @@ func (l libLogger) Info(format string, _ ...interface{})  { l.l.Debug(trimMsg(fo
 func (l libLogger) Warn(format string, _ ...interface{})  { l.l.Warn(trimMsg(format)) }
 func (l libLogger) Error(format string, _ ...interface{}) { l.l.Error(trimMsg(format)) }
 
+// verbs replaces the library's formatting verbs, whose arguments are dropped.
+var verbs = strings.NewReplacer("%s", "(withheld)", "%v", "(withheld)", "%d", "(withheld)", "%#v", "(withheld)")
+
 func trimMsg(f string) string {
 	for len(f) > 0 && (f[len(f)-1] == '\n' || f[len(f)-1] == ' ') {
 		f = f[:len(f)-1]
 	}
-	return f
+	return verbs.Replace(f)
 }
