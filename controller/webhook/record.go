@@ -134,7 +134,14 @@ func (s *store) get(ctx context.Context, key string) (*record, uint64, error) {
 // returns nil to leave the record as it is. update returns the record as
 // stored afterwards (nil if there is none).
 func (s *store) update(ctx context.Context, key string, fn func(cur *record) (*record, error)) (*record, error) {
-	for range 20 {
+	for attempt := range 20 {
+		if attempt > 0 {
+			// Another controller wrote first, or this one read from a
+			// replica a moment behind: wait a little, then re-read.
+			if err := sleep(ctx, time.Duration(attempt)*5*time.Millisecond); err != nil {
+				return nil, err
+			}
+		}
 		cur, rev, err := s.get(ctx, key)
 		if err != nil {
 			return nil, err
