@@ -79,8 +79,12 @@ func (d *Daemon) startDurable(ctx context.Context) error {
 	return nil
 }
 
-// closeDurable stops what startDurable started, in reverse.
+// closeDurable stops what startDurable started, in reverse: queued
+// webhook events are stored before the sender and the outbox go.
 func (d *Daemon) closeDurable() {
+	if n := d.notify.Load(); n != nil {
+		n.close()
+	}
 	if m := d.member.Load(); m != nil {
 		_ = m.Close()
 	}
@@ -89,9 +93,6 @@ func (d *Daemon) closeDurable() {
 	}
 	if d.sender != nil {
 		_ = d.sender.Close()
-	}
-	if n := d.notify.Load(); n != nil {
-		n.close()
 	}
 	if d.outbox != nil {
 		_ = d.outbox.Close()
