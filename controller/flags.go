@@ -86,6 +86,7 @@ func parseFlags(args []string, lookup func(string) (string, bool), out io.Writer
 	fs.StringSliceVar(&o.NATSRoutes, "nats-routes", nil, "other controllers' embedded servers, as nats-route://host:port")
 	fs.StringVar(&o.NodeID, "node-id", "", "this controller's name among several (default: host name and a random suffix)")
 	fs.StringArrayVar(&c.webhookSpecs, "webhook", nil, "CRM webhook endpoint as NAME=URL (repeatable); its signing secret is webhook/NAME in the secret store")
+	fs.StringVar(&o.ClusterAPIURL, "cluster-api-url", "", "URL at which the other controllers reach this one's API, to relay event streams (default: the API address when it is a specific one)")
 	fs.StringVar(&o.PublicURL, "public-url", "", "the controller's base URL as agents' browsers reach it (for panel links)")
 	fs.StringSliceVar(&o.PanelFrameAncestors, "panel-frame-ancestors", nil, "origins allowed to embed the agent panel in a frame (default: this controller only)")
 	fs.BoolVar(&c.dev, "dev", false, "DEVELOPMENT ONLY: allow --dev-secrets and plugins without a pinned checksum")

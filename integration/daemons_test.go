@@ -167,3 +167,72 @@ func poll(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestEventStreamThroughAnyController opens a call's event stream on a
+// controller that does not hold the call: it is relayed from the one that
+// does.
+func TestEventStreamThroughAnyController(t *testing.T) {
+	out := &outputs{}
+	log := slog.New(slog.NewTextHandler(out, nil))
+	nats := outboxtest.ClusterOptions(t, 2)
+	ds := make([]*daemon.Daemon, 2)
+	for i := range ds {
+		d, err := daemon.New(daemon.Options{
+			ESLAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Linger: 1, PromptDir: "/prompts",
+			Sink: &approvingSink{}, DataDir: t.TempDir(), NodeID: fmt.Sprintf("ctl%d", i+1),
+			NATSClusterName: nats[i].Cluster.Name, NATSClusterListen: nats[i].Cluster.Listen, NATSRoutes: nats[i].Cluster.Routes,
+			ShutdownTimeout: 5 * time.Second, Logger: log.With("node", i+1),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds[i] = d
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(ds))
+	for i, d := range ds {
+		wg.Go(func() { errs[i] = d.Start() })
+	}
+	wg.Wait()
+	for i, d := range ds {
+		if errs[i] != nil {
+			t.Fatalf("controller %d: %v", i+1, errs[i])
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			d.Shutdown(ctx)
+		})
+	}
+	sw := fssim.New(fssim.Options{Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(func() { sw.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := sw.Dial(ctx, ds[0].ESLAddr(), fssim.CallOptions{Variables: map[string]string{"tonewall_agent": agentDest}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitBridged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	poll(t, "a relayed stream", func() bool {
+		req, _ := http.NewRequestWithContext(ctx, "GET", ds[1].APIURL()+"/v1/calls/"+c.A()+"/events", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Tonewall-Controller") != "ctl1" {
+			return false
+		}
+		buf := make([]byte, 4096)
+		n, _ := resp.Body.Read(buf)
+		lines = append(lines, string(buf[:n]))
+		return bytes.Contains(buf[:n], []byte("event: snapshot"))
+	})
+	if !bytes.Contains([]byte(lines[len(lines)-1]), []byte(c.A())) {
+		t.Errorf("relayed snapshot does not name the call: %q", lines[len(lines)-1])
+	}
+	scanCanaries(t, out.String())
+}

@@ -220,6 +220,7 @@ type Cluster struct {
 	mu     sync.Mutex
 	closed bool
 	owned  map[string]*owned // call id → what this controller wrote for it
+	apiURL string            // advertised for relayed event streams
 
 	closeOnce sync.Once
 }

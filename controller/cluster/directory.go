@@ -196,6 +196,9 @@ func (c *Cluster) refresh() {
 		}
 		puts = append(puts, entry{callKey(id), c.opts.NodeID})
 	}
+	if c.apiURL != "" {
+		puts = append(puts, entry{nodeKey(c.opts.NodeID), c.apiURL})
+	}
 	c.mu.Unlock()
 	for _, e := range puts {
 		ctx, cancel := context.WithTimeout(c.ctx, opTimeout)
@@ -224,6 +227,9 @@ func (c *Cluster) del(ctx context.Context, key string) {
 // allKeysLocked lists every key this controller wrote. c.mu must be held.
 func (c *Cluster) allKeysLocked() []string {
 	var keys []string
+	if c.apiURL != "" {
+		keys = append(keys, nodeKey(c.opts.NodeID))
+	}
 	for id, o := range c.owned {
 		keys = append(keys, callKey(id))
 		for _, cp := range o.captures {

@@ -61,9 +61,7 @@ func (c *Cluster) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		if isStream(t, r) {
-			w.Header().Set(HeaderController, owner)
-			writeError(w, http.StatusMisdirectedRequest, CodeWrongController,
-				"this controller does not hold the call; open the event stream on the controller named in the Tonewall-Controller header")
+			c.relayStream(w, r, owner)
 			return
 		}
 		c.forward(w, r, owner)

@@ -110,6 +110,10 @@ type Options struct {
 	PanelFrameAncestors []string
 	// PublicURL is the controller's base URL as agents' browsers see it.
 	PublicURL string
+	// ClusterAPIURL is the base URL at which the other controllers reach
+	// this one's API, to relay event streams for the calls it holds; the
+	// API's listening address when that is a specific one.
+	ClusterAPIURL string
 	// Observer receives progress events; may be nil.
 	Observer call.Observer
 	// Logger for everything; discards if nil.
@@ -300,6 +304,7 @@ func (d *Daemon) Start() error {
 		d.closePayments()
 		return err
 	}
+	d.advertise()
 	if err := d.esl.Start(d.calls.Handle); err != nil {
 		_ = d.api.Close(context.Background())
 		d.closeDurable()

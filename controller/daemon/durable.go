@@ -3,7 +3,10 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -77,6 +80,29 @@ func (d *Daemon) startDurable(ctx context.Context) error {
 	d.member.Store(member)
 	d.api.Wrap = member.Middleware
 	return nil
+}
+
+// advertise tells the other controllers where this one's API is, so they
+// can relay event streams for the calls it holds.
+func (d *Daemon) advertise() {
+	m := d.member.Load()
+	if m == nil {
+		return
+	}
+	u := d.opts.ClusterAPIURL
+	if u == "" {
+		host, _, err := net.SplitHostPort(strings.TrimPrefix(d.api.URL(), "http://"))
+		if ip := net.ParseIP(host); err != nil || (ip != nil && ip.IsUnspecified()) {
+			d.log.Info("event streams are not relayed between controllers: set --cluster-api-url")
+			return
+		}
+		u = d.api.URL()
+	}
+	ctx, cancel := context.WithTimeout(d.baseCtx, 10*time.Second)
+	defer cancel()
+	if err := m.Advertise(ctx, u); err != nil {
+		d.log.Warn("API URL not advertised to the other controllers", "err", err)
+	}
 }
 
 // closeDurable stops what startDurable started, in reverse: queued
