@@ -56,14 +56,13 @@ func browser(t *testing.T) context.Context {
 
 // pageRecord collects what the page sends and receives and what it logs.
 type pageRecord struct {
-	mu        sync.Mutex
-	requests  map[network.RequestID]string // fetch/XHR request id → URL
-	finished  []network.RequestID
-	sse       []string
-	console   []string
-	errors    []string
-	postIDs   []network.RequestID
-	panelOpen bool
+	mu       sync.Mutex
+	requests map[network.RequestID]string // fetch/XHR request id → URL
+	finished []network.RequestID
+	sse      []string
+	console  []string
+	errors   []string
+	postIDs  []network.RequestID
 }
 
 func (p *pageRecord) listen(ev any) {

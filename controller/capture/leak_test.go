@@ -13,11 +13,9 @@ import (
 
 // canary is a planted card and the digit sequences that must never show.
 type canary struct {
-	name             string
-	pan, exp, cvv    string
-	keys             func(*script) *script
-	forbiddenExtra   []string
-	forbiddenHexOnly []string
+	name          string
+	pan, exp, cvv string
+	keys          func(*script) *script
 }
 
 // forbidden returns every sequence that must not appear: each five-digit

@@ -46,30 +46,6 @@ func (c *checker) sub(m map[string]any, key, path string, required bool) map[str
 	return c.Object(v, path+"."+key)
 }
 
-func (c *checker) stringMap(m map[string]any, key, path string, maxEntries, maxKey, maxValue int) map[string]string {
-	v, present := m[key]
-	if !present {
-		return nil
-	}
-	obj := c.Object(v, path+"."+key)
-	out := make(map[string]string, len(obj))
-	if maxEntries > 0 && len(obj) > maxEntries {
-		c.Fail("%s.%s: too many entries", path, key)
-	}
-	for k, val := range obj {
-		s, ok := val.(string)
-		if !ok {
-			c.Fail("%s.%s.%s: want string", path, key, k)
-			continue
-		}
-		if (maxKey > 0 && len(k) > maxKey) || (maxValue > 0 && len(s) > maxValue) {
-			c.Fail("%s.%s: entry too long", path, key)
-		}
-		out[k] = s
-	}
-	return out
-}
-
 var (
 	txnRefPattern = regexp.MustCompile("^[-A-Za-z0-9_!@#$%()*=.:;?\\[\\]{}~`/+]+$")
 	entityPattern = regexp.MustCompile(`^[A-Za-z0-9]+[A-Za-z0-9 ]*$`)
