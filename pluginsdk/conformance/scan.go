@@ -134,7 +134,9 @@ func hasDigitToken(s, tok string) bool {
 		}
 		start := off + i
 		end := start + len(tok)
-		if (start == 0 || !isDigit(s[start-1])) && (end == len(s) || !isDigit(s[end])) {
+		// A token inside a decimal or a time ("12.737", "17:49") or
+		// followed by a unit ("737ms") is not a CVC standing alone.
+		if (start == 0 || !partOfNumber(s[start-1])) && (end == len(s) || !(partOfNumber(s[end]) || isLetter(s[end]))) {
 			return true
 		}
 		off = start + 1
@@ -142,3 +144,7 @@ func hasDigitToken(s, tok string) bool {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func partOfNumber(c byte) bool { return isDigit(c) || c == '.' || c == ':' }
+
+func isLetter(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
