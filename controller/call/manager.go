@@ -3,7 +3,6 @@ package call
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base32"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -385,15 +384,21 @@ func (m *Manager) newRecord(callID string, req CaptureRequest, fields []capture.
 	return r
 }
 
-// idEncoding is lower-case base32: capture ids made from it hold no long
-// runs of digits, so no card-number guard ever mistakes one for a card.
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+// idLetters spell capture ids: sixteen consonants, so an id holds no digit
+// at all and no card-number guard can mistake one for a card (nor can it
+// spell a word).
+const idLetters = "bcdfghjklmnpqrst"
 
-// newCaptureID returns "cap_" and 26 random characters.
+// newCaptureID returns "cap_" and 32 random letters (128 bits).
 func newCaptureID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return "cap_" + idEncoding.EncodeToString(b[:])
+	id := make([]byte, 0, 4+2*len(b))
+	id = append(id, "cap_"...)
+	for _, x := range b {
+		id = append(id, idLetters[x>>4], idLetters[x&0x0f])
+	}
+	return string(id)
 }
 
 // pruneLocked forgets finished captures older than the retention.

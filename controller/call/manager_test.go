@@ -3,6 +3,7 @@ package call
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/tonewall/tonewall/controller/capture"
@@ -67,19 +68,16 @@ func TestNewManagerNeedsASink(t *testing.T) {
 	}
 }
 
-func TestCaptureIDsHoldNoDigitRuns(t *testing.T) {
+func TestCaptureIDsHoldNoDigits(t *testing.T) {
+	seen := map[string]bool{}
 	for i := 0; i < 2000; i++ {
 		id := newCaptureID()
-		run := 0
-		for j := 0; j < len(id); j++ {
-			if id[j] >= '0' && id[j] <= '9' {
-				run++
-				if run >= 8 {
-					t.Fatalf("capture id %q holds a run of digits", id)
-				}
-			} else {
-				run = 0
-			}
+		if len(id) != 36 || id[:4] != "cap_" || strings.ContainsAny(id, "0123456789") {
+			t.Fatalf("capture id %q", id)
 		}
+		if seen[id] {
+			t.Fatalf("capture id %q repeated", id)
+		}
+		seen[id] = true
 	}
 }
