@@ -6,8 +6,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/tonewall/tonewall/integration/vaulttest"
 	"github.com/tonewall/tonewall/plugins/stripe/stripepay/stripetest"
 	"github.com/tonewall/tonewall/pluginsdk"
+	"github.com/tonewall/tonewall/pluginsdk/conformance"
 )
 
 // keyRecorder stands in front of the fake Stripe API and records which API
@@ -67,10 +66,11 @@ func TestProviderKeyRotationAndVaultOutage(t *testing.T) {
 	keyA, keyB := "sk_test_rotation_first_51Hx", "sk_test_rotation_second_77Qz"
 	v.PutKV(t, path, map[string]any{"api_key": keyA})
 
-	plugin := filepath.Join(t.TempDir(), "stripe-plugin")
-	if out, err := exec.Command("go", "build", "-o", plugin, "../plugins/stripe").CombinedOutput(); err != nil {
-		t.Fatalf("build stripe plugin: %v\n%s", err, out)
+	plugin, cleanup, err := conformance.Build("../plugins/stripe", "tonewall-stripe")
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(cleanup)
 	sum, err := pluginsdk.FileSHA256(plugin)
 	if err != nil {
 		t.Fatal(err)

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/tonewall/tonewall/plugins/adyen/adyenpay/adyentest"
@@ -16,21 +14,14 @@ import (
 var pluginBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tonewall-adyen-")
+	bin, cleanup, err := conformance.Build(".", "tonewall-adyen")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pluginBin = filepath.Join(dir, "tonewall-adyen")
-	cmd := exec.Command("go", "build", "-o", pluginBin, ".")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the plugin:", err)
-		os.RemoveAll(dir)
 		os.Exit(1)
 	}
+	pluginBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
